@@ -1,0 +1,111 @@
+"""Command line: ``voxpop serve | migrate | check-config``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from voxpop import __version__
+from voxpop.errors import ConfigurationError
+from voxpop.settings import Settings, load
+
+
+def _settings() -> Settings:
+    try:
+        return load()
+    except ConfigurationError as exc:
+        print(f"voxpop: {exc.detail}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from voxpop.store import migrate
+    from voxpop.store.db import Database
+
+    settings = _settings()
+    if not args.no_migrate:
+        db = Database(settings.database_url)
+        migrate.upgrade(db)
+        db.dispose()
+    workers = args.workers or settings.workers
+    where = settings.database_url
+    print(
+        f"voxpop {__version__}: serving http://{args.host}:{args.port}/ "
+        f"({'demo site, ' if settings.demo else ''}{where}, {workers} worker(s))",
+        file=sys.stderr,
+    )
+    if settings.is_dev and not os.environ.get("VOXPOP_SECRET_KEY"):
+        print(
+            "voxpop: dev mode with a generated secret key; set VOXPOP_ENV=production "
+            "and VOXPOP_SECRET_KEY for real use",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        "voxpop.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def migrate_cmd(_args: argparse.Namespace) -> int:
+    from voxpop.store import migrate
+    from voxpop.store.db import Database
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    before = migrate.current(db)
+    migrate.upgrade(db)
+    after = migrate.current(db)
+    print(f"voxpop: database at revision {after} (was {before or 'empty'})")
+    db.dispose()
+    return 0
+
+
+def check_config(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    print(f"voxpop: configuration is valid ({settings.env}, {len(settings.sites)} site(s))")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    parser = argparse.ArgumentParser(prog="voxpop", description="Reader engagement for news sites")
+    parser.add_argument("--version", action="version", version=f"voxpop {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the API, the widget and the pages")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=0, help="processes (default VOXPOP_WORKERS)")
+    p.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    p.add_argument("--log-level", default="warning")
+    p.add_argument("--access-log", action="store_true")
+    p.set_defaults(func=serve)
+
+    p = sub.add_parser("migrate", help="upgrade the database to the current schema")
+    p.set_defaults(func=migrate_cmd)
+
+    p = sub.add_parser("check-config", help="validate the settings and exit")
+    p.set_defaults(func=check_config)
+
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

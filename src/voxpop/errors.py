@@ -1,0 +1,174 @@
+"""One exception tree for the whole service.
+
+Every error carries a stable machine-readable ``code`` and the HTTP ``status`` the web
+layer answers with (RFC 9457 problem+json). Nothing below ``web`` knows about HTTP
+beyond this number.
+
+    VoxpopError (500, internal_error)
+    ├── BadRequest (400, bad_request)
+    │   ├── MalformedJSON (400, malformed_json)
+    │   └── InvalidCursor (400, invalid_cursor)
+    ├── ValidationFailed (422, validation_error)
+    ├── Unauthorized (401, unauthorized)
+    ├── Forbidden (403, forbidden)
+    │   ├── OriginNotAllowed (403, origin_not_allowed)
+    │   ├── EditWindowClosed (403, edit_window_closed)
+    │   ├── NotOwner (403, not_owner)
+    │   ├── NotModerator (403, not_moderator)
+    │   ├── OwnComment (403, own_comment)
+    │   └── CSRFFailed (403, csrf_failed)
+    ├── NotFound (404, not_found)
+    │   ├── UnknownSite (404, unknown_site)
+    │   ├── UnknownArticle (404, unknown_article)
+    │   └── UnknownComment (404, unknown_comment)
+    ├── Conflict (409, conflict)
+    │   ├── CommentDeleted (409, comment_deleted)
+    │   └── InvalidTransition (409, invalid_transition)
+    ├── PayloadTooLarge (413, payload_too_large)
+    ├── UnsupportedMediaType (415, unsupported_media_type)
+    ├── RateLimited (429, rate_limited)  — carries retry_after seconds
+    └── ConfigurationError (500, configuration_error) — refused at start
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class VoxpopError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.title
+        self.extra = extra
+        super().__init__(self.detail)
+
+
+class BadRequest(VoxpopError):
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+
+class MalformedJSON(BadRequest):
+    code = "malformed_json"
+    title = "The request body is not valid JSON"
+
+
+class InvalidCursor(BadRequest):
+    code = "invalid_cursor"
+    title = "The pagination cursor is not valid"
+
+
+class ValidationFailed(VoxpopError):
+    status = 422
+    code = "validation_error"
+    title = "The request is not valid"
+
+
+class Unauthorized(VoxpopError):
+    status = 401
+    code = "unauthorized"
+    title = "Credentials are missing or not valid"
+
+
+class Forbidden(VoxpopError):
+    status = 403
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class OriginNotAllowed(Forbidden):
+    code = "origin_not_allowed"
+    title = "This origin may not use this site"
+
+
+class EditWindowClosed(Forbidden):
+    code = "edit_window_closed"
+    title = "The time to edit or delete this comment has passed"
+
+
+class NotOwner(Forbidden):
+    code = "not_owner"
+    title = "Only the author of a comment or a moderator may change it"
+
+
+class NotModerator(Forbidden):
+    code = "not_moderator"
+    title = "This needs a moderator's token"
+
+
+class OwnComment(Forbidden):
+    code = "own_comment"
+    title = "You cannot vote on your own comment"
+
+
+class CSRFFailed(Forbidden):
+    code = "csrf_failed"
+    title = "The form has expired or did not come from this site; reload and try again"
+
+
+class NotFound(VoxpopError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class UnknownSite(NotFound):
+    code = "unknown_site"
+    title = "No such site"
+
+
+class UnknownArticle(NotFound):
+    code = "unknown_article"
+    title = "No such article"
+
+
+class UnknownComment(NotFound):
+    code = "unknown_comment"
+    title = "No such comment"
+
+
+class Conflict(VoxpopError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class CommentDeleted(Conflict):
+    code = "comment_deleted"
+    title = "The comment has been deleted"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    title = "The comment cannot move to that state"
+
+
+class PayloadTooLarge(VoxpopError):
+    status = 413
+    code = "payload_too_large"
+    title = "The request body is too large"
+
+
+class UnsupportedMediaType(VoxpopError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Send the body as application/json"
+
+
+class RateLimited(VoxpopError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests; wait a moment and try again"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+
+class ConfigurationError(VoxpopError):
+    code = "configuration_error"
+    title = "The configuration is not valid"

@@ -1,0 +1,128 @@
+"""Plain data: what the service talks about. Imports nothing of voxpop."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class CommentStatus(enum.StrEnum):
+    """A comment's moderation state. Transitions are in ``TRANSITIONS``."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SPAM = "spam"
+    DELETED = "deleted"
+
+
+TRANSITIONS: dict[CommentStatus, frozenset[CommentStatus]] = {
+    CommentStatus.PENDING: frozenset(
+        {CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.SPAM, CommentStatus.DELETED}
+    ),
+    CommentStatus.APPROVED: frozenset(
+        {CommentStatus.REJECTED, CommentStatus.SPAM, CommentStatus.DELETED}
+    ),
+    CommentStatus.REJECTED: frozenset(
+        {CommentStatus.APPROVED, CommentStatus.SPAM, CommentStatus.DELETED}
+    ),
+    CommentStatus.SPAM: frozenset(
+        {CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.DELETED}
+    ),
+    CommentStatus.DELETED: frozenset(),
+}
+
+
+class Sort(enum.StrEnum):
+    BEST = "best"
+    NEW = "new"
+    OLD = "old"
+
+
+class Filter(enum.StrEnum):
+    ALL = "all"
+    FEEDBACK = "feedback"
+
+
+class Moderation(enum.StrEnum):
+    NONE = "none"
+    PRE = "pre"
+    AUTO = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: int
+    name: str
+    title: str
+    origins: tuple[str, ...]
+    language: str
+    moderation: Moderation
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    id: int
+    site_id: int
+    uri: str
+    title: str
+    version: int
+    comment_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    name: str | None
+    website: str | None
+
+
+@dataclass(slots=True)
+class Comment:
+    id: int
+    article_id: int
+    parent_id: int | None
+    root_id: int | None
+    reader_id: int | None
+    author: Author
+    html: str
+    body: str
+    status: CommentStatus
+    created_at: datetime
+    edited_at: datetime | None
+    up: int
+    down: int
+    anchor: dict[str, object] | None = None
+    replies: list[Comment] = field(default_factory=list)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status is CommentStatus.DELETED
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPage:
+    """Top-level comments of one page, each with all its replies nested."""
+
+    article: Article | None
+    items: list[Comment]
+    next_cursor: str | None
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class VoteTally:
+    up: int
+    down: int
+    mine: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleSummary:
+    uri: str
+    comments: int
+    feedback: int
+    rating_average: float | None
+    rating_count: int
+    rating_histogram: tuple[int, int, int, int, int]

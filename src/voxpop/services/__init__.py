@@ -1,0 +1,1 @@
+"""The verbs of the service. Every write goes through one; services never see a Request."""

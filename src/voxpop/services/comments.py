@@ -1,0 +1,371 @@
+"""Comment verbs: post, edit, delete, vote, moderate; and reading a thread page."""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from voxpop import errors
+from voxpop.model import (
+    TRANSITIONS,
+    ArticleSummary,
+    Comment,
+    CommentStatus,
+    Filter,
+    Moderation,
+    Site,
+    Sort,
+    ThreadPage,
+    VoteTally,
+)
+from voxpop.services import access, inputs
+from voxpop.services.context import Context
+from voxpop.services.identity import Actor
+from voxpop.services.render import RENDERER, count_links, render
+from voxpop.store import articles as article_store
+from voxpop.store import comments as comment_store
+from voxpop.store import readers as reader_store
+from voxpop.store import votes as vote_store
+
+MAX_LIMIT = 1000
+AUTO_HOLD_LINKS = 3  # auto moderation holds a comment with this many links or more
+
+
+@dataclass(frozen=True, slots=True)
+class NewComment:
+    uri: str
+    body: str
+    parent_id: int | None = None
+    title: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    author_website: str | None = None
+    anchor: dict[str, Any] | None = None
+    notify: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    comment: Comment
+    reader_id: int
+    minted: bool
+
+
+def wilson(up: int, down: int, z: float = 1.96) -> float:
+    """Lower bound of the Wilson score interval for the share of up-votes."""
+    n = up + down
+    if n == 0:
+        return 0.0
+    p = up / n
+    denominator = 1 + z * z / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / denominator
+
+
+def _initial_status(site: Site, body: str) -> CommentStatus:
+    if site.moderation is Moderation.PRE:
+        return CommentStatus.PENDING
+    if site.moderation is Moderation.AUTO and count_links(body) >= AUTO_HOLD_LINKS:
+        return CommentStatus.PENDING
+    return CommentStatus.APPROVED
+
+
+def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
+    uri = inputs.uri(new.uri)
+    body = inputs.body(new.body, ctx.settings.max_comment_chars)
+    name = inputs.name(new.author_name)
+    email = inputs.email(new.author_email)
+    website = inputs.website(new.author_website)
+    title = inputs.title(new.title)
+    ctx.limiter.hit("post:" + actor.key, ctx.settings.post_rate)
+    if actor.reader_id is not None:
+        ctx.limiter.hit("post:a" + actor.address, ctx.settings.post_rate)
+    html = render(body)
+    status = _initial_status(site, body)
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        article = article_store.get_or_create(conn, site.id, uri, title)
+        parent: Comment | None = None
+        if new.parent_id is not None:
+            parent = comment_store.get(conn, new.parent_id)
+            if parent is None or parent.article_id != article.id:
+                raise errors.UnknownComment(
+                    f"Comment {new.parent_id} is not on this article", field="parent_id"
+                )
+            if parent.status is CommentStatus.DELETED:
+                raise errors.CommentDeleted("You cannot reply to a deleted comment")
+            if parent.status is not CommentStatus.APPROVED:
+                raise errors.UnknownComment(f"Comment {new.parent_id} is not visible")
+        minted = False
+        reader_id = actor.reader_id
+        if reader_id is None or not reader_store.exists(conn, reader_id):
+            reader_id = reader_store.create(conn)
+            minted = True
+        comment = comment_store.insert(
+            conn,
+            article_id=article.id,
+            parent_id=parent.id if parent else None,
+            root_id=(parent.root_id or parent.id) if parent else None,
+            reader_id=reader_id,
+            author_name=name,
+            author_email=email,
+            author_website=website,
+            body=body,
+            html=html,
+            renderer=RENDERER,
+            status=status.value,
+            created_at=now,
+            ip_hash=actor.address,
+            anchor=_anchor(new.anchor),
+        )
+        article_store.touch(conn, article.id, 1 if status is CommentStatus.APPROVED else 0)
+    return Posted(comment, reader_id, minted)
+
+
+def _anchor(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    selectors = raw.get("selector")
+    return {"selector": selectors, "state": "anchored", "original": {"selector": selectors}}
+
+
+def _owned(ctx: Context, conn: Any, actor: Actor, comment_id: int) -> Comment:
+    comment = comment_store.get_for_update(conn, comment_id)
+    if comment is None:
+        raise errors.UnknownComment(f"No comment {comment_id}")
+    if comment.status is CommentStatus.DELETED:
+        raise errors.CommentDeleted()
+    access.check_can_change(actor, comment, ctx.clock(), ctx.settings.edit_window)
+    return comment
+
+
+def edit(ctx: Context, actor: Actor, comment_id: int, body: str) -> Comment:
+    text = inputs.body(body, ctx.settings.max_comment_chars)
+    html = render(text)
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        comment = _owned(ctx, conn, actor, comment_id)
+        comment_store.update(
+            conn, comment_id, body=text, html=html, renderer=RENDERER, edited_at=now
+        )
+        article_store.touch(conn, comment.article_id)
+        updated = comment_store.get(conn, comment_id)
+    assert updated is not None
+    return updated
+
+
+def delete(ctx: Context, actor: Actor, comment_id: int) -> None:
+    with ctx.db.write() as conn:
+        comment = _owned(ctx, conn, actor, comment_id)
+        _soft_delete(conn, comment)
+
+
+def _soft_delete(conn: Any, comment: Comment) -> None:
+    comment_store.update(
+        conn,
+        comment.id,
+        status=CommentStatus.DELETED.value,
+        body="",
+        html="",
+        author_name=None,
+        author_email=None,
+        author_website=None,
+    )
+    was_counted = comment.status is CommentStatus.APPROVED
+    article_store.touch(conn, comment.article_id, -1 if was_counted else 0)
+
+
+def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Comment:
+    access.check_moderator(actor)
+    target = {
+        "approve": CommentStatus.APPROVED,
+        "reject": CommentStatus.REJECTED,
+        "spam": CommentStatus.SPAM,
+        "delete": CommentStatus.DELETED,
+    }[action]
+    with ctx.db.write() as conn:
+        comment = comment_store.get_for_update(conn, comment_id)
+        if comment is None:
+            raise errors.UnknownComment(f"No comment {comment_id}")
+        if comment.status is not target:
+            if target not in TRANSITIONS[comment.status]:
+                raise errors.InvalidTransition(
+                    f"A {comment.status.value} comment cannot become {target.value}"
+                )
+            if target is CommentStatus.DELETED:
+                _soft_delete(conn, comment)
+            else:
+                comment_store.update(conn, comment_id, status=target.value)
+                delta = (target is CommentStatus.APPROVED) - (
+                    comment.status is CommentStatus.APPROVED
+                )
+                article_store.touch(conn, comment.article_id, delta)
+        updated = comment_store.get(conn, comment_id)
+    assert updated is not None
+    return updated
+
+
+def vote(ctx: Context, actor: Actor, comment_id: int, value: int) -> tuple[VoteTally, int, bool]:
+    """Set the reader's vote; return the tally, the reader id and whether it was minted."""
+    if value not in (-1, 0, 1):
+        raise errors.ValidationFailed("value must be -1, 0 or 1", field="value")
+    ctx.limiter.hit("vote:" + actor.key, ctx.settings.vote_rate)
+    with ctx.db.write() as conn:
+        comment = comment_store.get_for_update(conn, comment_id)
+        if comment is None or comment.status is not CommentStatus.APPROVED:
+            raise errors.UnknownComment(f"No comment {comment_id} to vote on")
+        minted = False
+        reader_id = actor.reader_id
+        if reader_id is None or not reader_store.exists(conn, reader_id):
+            reader_id = reader_store.create(conn)
+            minted = True
+        if comment.reader_id == reader_id and value != 0:
+            raise errors.OwnComment()
+        before = vote_store.get(conn, comment_id, reader_id)
+        up, down = comment.up, comment.down
+        if before != value:
+            vote_store.set(conn, comment_id, reader_id, value)
+            up, down = comment_store.add_votes(
+                conn, comment_id, (value == 1) - (before == 1), (value == -1) - (before == -1)
+            )
+            comment_store.set_score(conn, comment_id, wilson(up, down))
+            article_store.touch(conn, comment.article_id)
+    return VoteTally(up, down, value), reader_id, minted
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def encode_cursor(sort: Sort, key: tuple[Any, int]) -> str:
+    value, last = key
+    raw = value.isoformat() if isinstance(value, datetime) else value
+    return base64.urlsafe_b64encode(orjson.dumps([sort.value, raw, last])).decode().rstrip("=")
+
+
+def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, int]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        kind, raw, last = data
+        if kind != sort.value or not isinstance(last, int) or isinstance(last, bool):
+            raise ValueError
+        if sort is Sort.BEST:
+            if not isinstance(raw, int | float) or isinstance(raw, bool):
+                raise ValueError
+            return (float(raw), last)
+        value = datetime.fromisoformat(raw)
+        if value.tzinfo is None:
+            raise ValueError
+        return (value, last)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise errors.InvalidCursor(
+            "The cursor does not belong to this listing; start again without one"
+        ) from None
+
+
+def thread(
+    ctx: Context,
+    site: Site,
+    uri: str,
+    sort: Sort = Sort.BEST,
+    filter_: Filter = Filter.ALL,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> ThreadPage:
+    """One page of top-level comments with all their replies: two queries in all."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise errors.ValidationFailed(f"limit must be from 1 to {MAX_LIMIT}", field="limit")
+    after = decode_cursor(sort, cursor) if cursor else None
+    path = inputs.uri(uri)
+    with ctx.db.read() as conn:
+        article = article_store.get(conn, site.id, path)
+        if article is None:
+            return ThreadPage(None, [], None, 0)
+        tops = comment_store.top_level(conn, article.id, sort, after, limit + 1, filter_)
+        more = len(tops) > limit
+        tops = tops[:limit]
+        below = comment_store.replies(conn, [c.id for c in tops])
+    next_cursor = None
+    if more:
+        last = tops[-1]
+        key: tuple[Any, int] = (
+            (wilson(last.up, last.down), last.id)
+            if sort is Sort.BEST
+            else (last.created_at, last.id)
+        )
+        next_cursor = encode_cursor(sort, key)
+    items = _assemble(tops, below)
+    return ThreadPage(article, items, next_cursor, article.comment_count)
+
+
+MAX_NEST = 30  # replies deeper than this are listed under their ancestor at this depth
+
+
+def _assemble(tops: list[Comment], below: list[Comment]) -> list[Comment]:
+    """Nest replies under their parents (oldest first), capping the nesting at MAX_NEST,
+    and drop deleted comments left with no replies. Iterative: any depth is safe."""
+    by_id = {c.id: c for c in tops}
+    depth = {c.id: 0 for c in tops}
+    holder: dict[int, Comment] = {}  # where a reply was attached
+    for reply in below:
+        by_id[reply.id] = reply
+    for reply in below:
+        parent = by_id.get(reply.parent_id or -1)
+        if parent is None or parent.id not in depth:  # parent hidden by moderation
+            parent = by_id.get(reply.root_id or -1)
+            if parent is None:
+                continue
+        d = depth[parent.id] + 1
+        home = parent if d <= MAX_NEST else holder[parent.id]
+        depth[reply.id] = min(d, MAX_NEST)
+        holder[reply.id] = home
+        home.replies.append(reply)
+    for reply in reversed(below):
+        if reply.is_deleted and not reply.replies and reply.id in holder:
+            holder[reply.id].replies.remove(reply)
+    return [c for c in tops if not c.is_deleted or c.replies]
+
+
+def mine(ctx: Context, site: Site, actor: Actor, uri: str) -> tuple[dict[int, int], list[int]]:
+    """The reader's votes on an article and their comments they may still change."""
+    if actor.reader_id is None:
+        return {}, []
+    path = inputs.uri(uri)
+    since = ctx.clock().timestamp() - ctx.settings.edit_window
+    with ctx.db.read() as conn:
+        article = article_store.get(conn, site.id, path)
+        if article is None:
+            return {}, []
+        own = comment_store.by_reader(conn, article.id, actor.reader_id)
+        votes = vote_store.mine(conn, actor.reader_id, article.id)
+    editable = [c.id for c in own if c.created_at.timestamp() >= since and not c.is_deleted]
+    return votes, editable
+
+
+def summaries(ctx: Context, site: Site, uris: list[str]) -> list[ArticleSummary]:
+    paths = [inputs.uri(u) for u in uris]
+    with ctx.db.read() as conn:
+        counts = article_store.counts(conn, site.id, paths)
+    out = []
+    for original, path in zip(uris, paths, strict=True):
+        comments, feedback = counts.get(path, (0, 0))
+        out.append(ArticleSummary(original, comments, feedback, None, 0, (0, 0, 0, 0, 0)))
+    return out
+
+
+def version(ctx: Context, site: Site, uri: str) -> int | None:
+    """The article's version (None if unknown): what a cached thread is checked against."""
+    path = inputs.uri(uri)
+    with ctx.db.read() as conn:
+        return article_store.version(conn, site.id, path)
+
+
+def ping(ctx: Context) -> None:
+    """Raise if the database does not answer (health check)."""
+    with ctx.db.read() as conn:
+        article_store.ping(conn)

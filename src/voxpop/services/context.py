@@ -1,0 +1,63 @@
+"""What every service verb gets explicitly: settings, database, sites, limiter, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from voxpop.errors import OriginNotAllowed, UnknownSite
+from voxpop.model import Site
+from voxpop.services.ratelimit import Limiter, MemoryLimiter, NoLimiter
+from voxpop.settings import Settings
+from voxpop.store import sites as site_store
+from voxpop.store.db import Database
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    limiter: Limiter
+    sites: dict[str, Site] = field(default_factory=dict)
+    clock: Callable[[], datetime] = _now
+
+    def site(self, name: str) -> Site:
+        site = self.sites.get(name)
+        if site is None:
+            raise UnknownSite(f"No site named {name!r} is configured")
+        return site
+
+    def check_origin(self, site: Site, origin: str | None) -> None:
+        """A browser call from another origin must come from one the site allows."""
+        if origin is None or origin_allowed(self.settings, site, origin):
+            return
+        raise OriginNotAllowed(f"{origin} may not use site {site.name!r}; add it to its origins")
+
+
+def origin_allowed(settings: Settings, site: Site, origin: str) -> bool:
+    origin = origin.rstrip("/")
+    if origin in site.origins or origin == settings.public_url:
+        return True
+    if settings.is_dev:
+        for local in ("http://localhost", "http://127.0.0.1"):
+            if origin == local or origin.startswith(local + ":"):
+                return True
+    return False
+
+
+def open_context(settings: Settings, db: Database | None = None) -> Context:
+    """Connect, ensure every configured site has its row, and choose the limiter."""
+    db = db or Database(settings.database_url)
+    with db.write() as conn:
+        ids = site_store.ensure(conn, [s.name for s in settings.sites])
+    sites = {
+        s.name: Site(ids[s.name], s.name, s.title, s.origins, s.language, s.moderation)
+        for s in settings.sites
+    }
+    limiter: Limiter = MemoryLimiter() if settings.rate_limits else NoLimiter()
+    return Context(settings=settings, db=db, limiter=limiter, sites=sites)

@@ -1,0 +1,67 @@
+"""Signed reader tokens and salted address hashes.
+
+A reader token is ``r1.<reader id>.<signature>``; the signature is HMAC-SHA256 of the id
+under the secret key, compared in constant time. Addresses are never stored: only an
+HMAC of the address under a salt derived from the secret key and the current day, so the
+salt rotates daily and a stored hash cannot be tied to an address after that day.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from voxpop.errors import Unauthorized
+
+_PREFIX = "r1"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking: a reader (maybe not yet minted), a moderator, their address hash."""
+
+    reader_id: int | None
+    moderator: bool
+    address: str
+
+    @property
+    def key(self) -> str:
+        return f"r{self.reader_id}" if self.reader_id is not None else f"a{self.address}"
+
+
+def _sign(secret: str, purpose: str, message: str) -> str:
+    mac = hmac.new(secret.encode(), f"{purpose}:{message}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode().rstrip("=")
+
+
+def reader_token(secret: str, reader_id: int) -> str:
+    return f"{_PREFIX}.{reader_id}.{_sign(secret, 'reader', str(reader_id))}"
+
+
+def verify_reader_token(secret: str, token: str) -> int:
+    """The reader id in a token; Unauthorized when it is malformed or forged."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != _PREFIX or not parts[1].isdigit() or len(parts[1]) > 18:
+        raise Unauthorized("The reader token is malformed; drop it and post again for a new one")
+    expected = _sign(secret, "reader", parts[1])
+    if not hmac.compare_digest(expected.encode(), parts[2].encode()):
+        raise Unauthorized("The reader token is not valid for this server")
+    return int(parts[1])
+
+
+def address_hash(secret: str, address: str, now: datetime | None = None) -> str:
+    day = (now or datetime.now(UTC)).strftime("%Y-%m-%d")
+    salt = hmac.new(secret.encode(), f"address-salt:{day}".encode(), hashlib.sha256).digest()
+    return hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def sign(secret: str, purpose: str, message: str) -> str:
+    """A short signature for other tokens (CSRF, cursors)."""
+    return _sign(secret, purpose, message)
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,41 @@
+"""Markdown subset → sanitised HTML, once at write time.
+
+The renderer escapes raw HTML, then an allow-list sanitiser (nh3, ammonia) removes any tag,
+attribute or URL scheme not listed below. Links get ``rel="nofollow ugc noopener"``.
+Bump ``RENDERER`` when output changes; stored HTML of an older renderer is re-rendered.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nh3
+from markdown_it import MarkdownIt
+
+RENDERER = 1
+
+TAGS = {"p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a", "hr"}
+ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+SCHEMES = {"http", "https", "mailto"}
+
+_md = MarkdownIt("commonmark", {"html": False, "breaks": True, "typographer": False})
+_md.disable(["image", "heading", "lheading", "html_block", "html_inline"])
+
+_LINK = re.compile(r"https?://|mailto:|\]\(", re.IGNORECASE)
+
+
+def render(body: str) -> str:
+    html = _md.render(body)
+    cleaned: str = nh3.clean(
+        html,
+        tags=TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes=SCHEMES,
+        link_rel="nofollow ugc noopener",
+        strip_comments=True,
+    )
+    return cleaned.strip()
+
+
+def count_links(body: str) -> int:
+    return len(_LINK.findall(body))

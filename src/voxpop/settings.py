@@ -1,0 +1,302 @@
+"""Typed, frozen settings, built once at start and passed down explicitly.
+
+Every setting is declared once in ``SPECS`` as (name, default, help). A value comes from,
+in order of precedence: the ``VOXPOP_<NAME>`` environment variable, the TOML file named by
+``VOXPOP_CONFIG`` (top-level keys, lower case), then the default. Sites other than
+``default`` are configured in the TOML file::
+
+    [sites.tribune]
+    title = "The Tribune"
+    origins = ["https://tribune.example"]
+    language = "de"
+    moderation = "pre"
+
+``docs/settings.md`` lists every setting; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from voxpop.errors import ConfigurationError
+from voxpop.model import Moderation
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    default: str
+    help: str
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("env", "dev", "`dev` or `production`. Production refuses a missing secret key."),
+    Spec("config", "", "Path of a TOML file with settings and `[sites.NAME]` tables."),
+    Spec("database_url", "sqlite:///voxpop.db", "`sqlite:///path` or `postgresql://...`."),
+    Spec(
+        "secret_key",
+        "",
+        "Signs reader tokens, CSRF tokens and address hashes. Required outside dev; in dev "
+        "one is generated once and kept beside the SQLite file.",
+    ),
+    Spec("admin_token", "", "Bearer token with moderator rights on every site; none if empty."),
+    Spec("public_url", "http://127.0.0.1:8000", "Base of links in e-mails, feeds and pages."),
+    Spec("smtp_url", "", "`smtp://host:port` (`smtps://`, user:pass@ allowed); empty: logged."),
+    Spec("mail_from", "voxpop@localhost", "Sender address of e-mails."),
+    Spec("moderation", "auto", "`none`, `pre` (all new comments wait) or `auto` (policy)."),
+    Spec(
+        "allowed_origins",
+        "",
+        "Comma-separated origins that may embed the widget and call the public API for the "
+        "default site. Empty: the server's own origin (dev: also any localhost port).",
+    ),
+    Spec("redis_url", "", "Redis for pub/sub and rate limits when scaled out; empty: in-process."),
+    Spec("rate_limits", "on", "`on`, or `off` for benchmarks and trusted networks."),
+    Spec("webhook_url", "", "URL that receives a signed JSON event per new or moderated comment."),
+    Spec("webhook_secret", "", "Key of the webhook's HMAC-SHA256 signature."),
+    Spec("edit_window", "900", "Seconds during which a reader may edit or delete their comment."),
+    Spec("language", "en", "Default language of pages and the widget (`en` or `de`)."),
+    Spec("demo", "", "Serve the demo newsroom at `/` (`on`/`off`); default: on in dev only."),
+    Spec("max_body_bytes", "65536", "Largest accepted request body; larger gets 413."),
+    Spec("max_comment_chars", "10000", "Longest comment body in characters."),
+    Spec("post_rate", "10/60", "Comments a reader or address may post: COUNT/SECONDS."),
+    Spec("vote_rate", "60/60", "Votes a reader or address may cast: COUNT/SECONDS."),
+    Spec(
+        "trusted_proxies",
+        "",
+        "Comma-separated proxy addresses whose `X-Forwarded-For` names the client; empty: none.",
+    ),
+    Spec("workers", "1", "Server processes started by `voxpop serve` (uvicorn workers)."),
+)
+
+_SPEC_NAMES = {s.name for s in SPECS}
+LANGUAGES = ("en", "de")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    name: str
+    title: str
+    origins: tuple[str, ...]
+    language: str
+    moderation: Moderation
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: str
+    database_url: str
+    secret_key: str
+    admin_token: str
+    public_url: str
+    smtp_url: str
+    mail_from: str
+    moderation: Moderation
+    redis_url: str
+    rate_limits: bool
+    webhook_url: str
+    webhook_secret: str
+    edit_window: int
+    language: str
+    demo: bool
+    max_body_bytes: int
+    max_comment_chars: int
+    post_rate: Rate
+    vote_rate: Rate
+    trusted_proxies: tuple[str, ...]
+    workers: int
+    sites: tuple[SiteConfig, ...] = field(default_factory=tuple)
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def site(self, name: str) -> SiteConfig | None:
+        for s in self.sites:
+            if s.name == name:
+                return s
+        return None
+
+
+def _bool(name: str, raw: str) -> bool:
+    v = raw.strip().lower()
+    if v in ("1", "on", "true", "yes"):
+        return True
+    if v in ("0", "off", "false", "no"):
+        return False
+    raise ConfigurationError(f"{name} must be on or off, not {raw!r}")
+
+
+def _int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _rate(name: str, raw: str) -> Rate:
+    count, _, seconds = raw.partition("/")
+    return Rate(_int(name, count, 1), _int(name, seconds or "60", 1))
+
+
+def _origins(raw: str | list[Any]) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else raw.split(",")
+    out = []
+    for item in items:
+        origin = str(item).strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ConfigurationError(f"{origin!r} is not an origin like https://news.example")
+        out.append(origin)
+    return tuple(out)
+
+
+def _moderation(name: str, raw: str) -> Moderation:
+    try:
+        return Moderation(raw.strip().lower())
+    except ValueError:
+        raise ConfigurationError(f"{name} must be none, pre or auto, not {raw!r}") from None
+
+
+def _language(name: str, raw: str) -> str:
+    if raw not in LANGUAGES:
+        raise ConfigurationError(f"{name} must be one of {', '.join(LANGUAGES)}, not {raw!r}")
+    return raw
+
+
+def _dev_secret(database_url: str) -> str:
+    """A secret generated once for dev and kept beside the SQLite file."""
+    folder = Path(".")
+    if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
+        folder = Path(database_url.removeprefix("sqlite:///")).expanduser().resolve().parent
+    path = folder / ".voxpop-dev-secret"
+    try:
+        existing = path.read_text().strip()
+        if existing:
+            return existing
+    except OSError:
+        pass
+    value = secrets.token_urlsafe(32)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(value)
+        path.chmod(0o600)
+    except OSError:
+        pass  # a read-only folder: tokens then last as long as the process
+    return value
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings:
+    """Build Settings from the environment, the TOML file and ``overrides`` (tests)."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, str] = {s.name: s.default for s in SPECS}
+    file_sites: dict[str, Any] = {}
+    config_path = overrides.get("config") or env.get("VOXPOP_CONFIG", "")
+    if config_path:
+        try:
+            data = tomllib.loads(Path(config_path).read_text())
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read VOXPOP_CONFIG {config_path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{config_path} is not valid TOML: {exc}") from None
+        file_sites = data.pop("sites", {}) or {}
+        for key, value in data.items():
+            if key not in _SPEC_NAMES:
+                raise ConfigurationError(f"{config_path}: unknown setting {key!r}")
+            raw[key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    for spec in SPECS:
+        value = env.get("VOXPOP_" + spec.name.upper())
+        if value is not None:
+            raw[spec.name] = value
+    raw.update(overrides)
+
+    if raw["env"] not in ("dev", "production"):
+        raise ConfigurationError(f"VOXPOP_ENV must be dev or production, not {raw['env']!r}")
+    is_dev = raw["env"] == "dev"
+    secret = raw["secret_key"]
+    if not secret:
+        if not is_dev:
+            raise ConfigurationError(
+                "VOXPOP_SECRET_KEY is not set; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        secret = _dev_secret(raw["database_url"])
+    elif len(secret) < 16 and not is_dev:
+        raise ConfigurationError("VOXPOP_SECRET_KEY must be at least 16 characters")
+    db = raw["database_url"]
+    if not db.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise ConfigurationError("VOXPOP_DATABASE_URL must start with sqlite:/// or postgresql://")
+    public_url = raw["public_url"].rstrip("/")
+    moderation = _moderation("VOXPOP_MODERATION", raw["moderation"])
+    language = _language("VOXPOP_LANGUAGE", raw["language"])
+
+    default_origins = _origins(raw["allowed_origins"]) or _origins(public_url)
+    sites = [SiteConfig("default", "voxpop demo newsroom", default_origins, language, moderation)]
+    for name, table in file_sites.items():
+        if not isinstance(table, dict):
+            raise ConfigurationError(f"[sites.{name}] must be a table")
+        if name == "default":
+            sites[0] = SiteConfig(
+                "default",
+                str(table.get("title", sites[0].title)),
+                _origins(table.get("origins", [])) or default_origins,
+                _language(f"sites.{name}.language", str(table.get("language", language))),
+                _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
+            )
+            continue
+        sites.append(
+            SiteConfig(
+                name,
+                str(table.get("title", name)),
+                _origins(table.get("origins", [])),
+                _language(f"sites.{name}.language", str(table.get("language", language))),
+                _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
+            )
+        )
+    demo_raw = raw["demo"]
+    return Settings(
+        env=raw["env"],
+        database_url=db,
+        secret_key=secret,
+        admin_token=raw["admin_token"],
+        public_url=public_url,
+        smtp_url=raw["smtp_url"],
+        mail_from=raw["mail_from"],
+        moderation=moderation,
+        redis_url=raw["redis_url"],
+        rate_limits=_bool("VOXPOP_RATE_LIMITS", raw["rate_limits"]),
+        webhook_url=raw["webhook_url"],
+        webhook_secret=raw["webhook_secret"],
+        edit_window=_int("VOXPOP_EDIT_WINDOW", raw["edit_window"]),
+        language=language,
+        demo=_bool("VOXPOP_DEMO", demo_raw) if demo_raw else is_dev,
+        max_body_bytes=_int("VOXPOP_MAX_BODY_BYTES", raw["max_body_bytes"], 1024),
+        max_comment_chars=_int("VOXPOP_MAX_COMMENT_CHARS", raw["max_comment_chars"], 1),
+        post_rate=_rate("VOXPOP_POST_RATE", raw["post_rate"]),
+        vote_rate=_rate("VOXPOP_VOTE_RATE", raw["vote_rate"]),
+        trusted_proxies=tuple(p.strip() for p in raw["trusted_proxies"].split(",") if p.strip()),
+        workers=_int("VOXPOP_WORKERS", raw["workers"], 1),
+        sites=tuple(sites),
+    )

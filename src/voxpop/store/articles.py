@@ -1,0 +1,102 @@
+"""Articles: addressed by (site, uri); their version keys every cache of their thread."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from voxpop.model import Article
+from voxpop.store.schema import articles, comments
+
+_COLS = (
+    articles.c.id,
+    articles.c.site_id,
+    articles.c.uri,
+    articles.c.title,
+    articles.c.version,
+    articles.c.comment_count,
+    articles.c.created_at,
+)
+
+
+def _article(row: Any) -> Article:
+    return Article(
+        id=row.id,
+        site_id=row.site_id,
+        uri=row.uri,
+        title=row.title,
+        version=row.version,
+        comment_count=row.comment_count,
+        created_at=row.created_at,
+    )
+
+
+def get(conn: Connection, site_id: int, uri: str) -> Article | None:
+    row = conn.execute(
+        sa.select(*_COLS).where(articles.c.site_id == site_id, articles.c.uri == uri)
+    ).first()
+    return _article(row) if row else None
+
+
+def get_by_id(conn: Connection, article_id: int) -> Article | None:
+    row = conn.execute(sa.select(*_COLS).where(articles.c.id == article_id)).first()
+    return _article(row) if row else None
+
+
+def version(conn: Connection, site_id: int, uri: str) -> int | None:
+    """The article's version alone: the cheap check in front of a cached thread."""
+    value = conn.execute(
+        sa.select(articles.c.version).where(articles.c.site_id == site_id, articles.c.uri == uri)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def get_or_create(conn: Connection, site_id: int, uri: str, title: str) -> Article:
+    found = get(conn, site_id, uri)
+    if found:
+        if title and not found.title:
+            conn.execute(sa.update(articles).where(articles.c.id == found.id).values(title=title))
+        return found
+    row = conn.execute(
+        sa.insert(articles)
+        .values(site_id=site_id, uri=uri, title=title, created_at=datetime.now(UTC))
+        .returning(*_COLS)
+    ).one()
+    return _article(row)
+
+
+def touch(conn: Connection, article_id: int, count_delta: int = 0) -> None:
+    """Bump the version (and the visible-comment count) in the writer's transaction."""
+    values: dict[str, Any] = {"version": articles.c.version + 1}
+    if count_delta:
+        values["comment_count"] = articles.c.comment_count + count_delta
+    conn.execute(sa.update(articles).where(articles.c.id == article_id).values(**values))
+
+
+def counts(conn: Connection, site_id: int, uris: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """uri → (visible comments, visible inline feedback) for many articles in one query."""
+    if not uris:
+        return {}
+    feedback = (
+        sa.select(sa.func.count())
+        .where(
+            comments.c.article_id == articles.c.id,
+            comments.c.status == "approved",
+            comments.c.anchor.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        sa.select(articles.c.uri, articles.c.comment_count, feedback.label("feedback")).where(
+            articles.c.site_id == site_id, articles.c.uri.in_(list(uris))
+        )
+    ).all()
+    return {r.uri: (int(r.comment_count), int(r.feedback)) for r in rows}
+
+
+def ping(conn: Connection) -> None:
+    conn.execute(sa.select(1)).scalar_one()

@@ -1,0 +1,146 @@
+"""Comments: insert, change, and read a thread page in two queries (tops, then replies)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from voxpop.model import Author, Comment, CommentStatus, Filter, Sort
+from voxpop.store.schema import comments
+
+_COLS = (
+    comments.c.id,
+    comments.c.article_id,
+    comments.c.parent_id,
+    comments.c.root_id,
+    comments.c.reader_id,
+    comments.c.author_name,
+    comments.c.author_website,
+    comments.c.body,
+    comments.c.html,
+    comments.c.status,
+    comments.c.created_at,
+    comments.c.edited_at,
+    comments.c.up,
+    comments.c.down,
+    comments.c.score,
+    comments.c.anchor,
+)
+
+LISTED = (CommentStatus.APPROVED.value, CommentStatus.DELETED.value)
+
+
+def _comment(row: Any) -> Comment:
+    return Comment(
+        id=row.id,
+        article_id=row.article_id,
+        parent_id=row.parent_id,
+        root_id=row.root_id,
+        reader_id=row.reader_id,
+        author=Author(row.author_name, row.author_website),
+        body=row.body,
+        html=row.html,
+        status=CommentStatus(row.status),
+        created_at=row.created_at,
+        edited_at=row.edited_at,
+        up=row.up,
+        down=row.down,
+        anchor=row.anchor,
+    )
+
+
+def insert(conn: Connection, **values: Any) -> Comment:
+    row = conn.execute(sa.insert(comments).values(**values).returning(*_COLS)).one()
+    return _comment(row)
+
+
+def get(conn: Connection, comment_id: int) -> Comment | None:
+    row = conn.execute(sa.select(*_COLS).where(comments.c.id == comment_id)).first()
+    return _comment(row) if row else None
+
+
+def get_for_update(conn: Connection, comment_id: int) -> Comment | None:
+    stmt = sa.select(*_COLS).where(comments.c.id == comment_id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    return _comment(row) if row else None
+
+
+def update(conn: Connection, comment_id: int, **values: Any) -> None:
+    conn.execute(sa.update(comments).where(comments.c.id == comment_id).values(**values))
+
+
+def add_votes(conn: Connection, comment_id: int, up: int, down: int) -> tuple[int, int]:
+    """Change the counters atomically (no lost update); return the new (up, down)."""
+    row = conn.execute(
+        sa.update(comments)
+        .where(comments.c.id == comment_id)
+        .values(up=comments.c.up + up, down=comments.c.down + down)
+        .returning(comments.c.up, comments.c.down)
+    ).one()
+    return int(row.up), int(row.down)
+
+
+def set_score(conn: Connection, comment_id: int, score: float) -> None:
+    conn.execute(sa.update(comments).where(comments.c.id == comment_id).values(score=score))
+
+
+def top_level(
+    conn: Connection,
+    article_id: int,
+    sort: Sort,
+    after: tuple[Any, int] | None,
+    limit: int,
+    filter_: Filter,
+) -> list[Comment]:
+    """Up to ``limit`` listed top-level comments after the keyset position ``after``."""
+    c = comments.c
+    stmt = sa.select(*_COLS).where(
+        c.article_id == article_id, c.root_id.is_(None), c.status.in_(LISTED)
+    )
+    if filter_ is Filter.FEEDBACK:
+        stmt = stmt.where(c.anchor.is_not(None))
+    if sort is Sort.BEST:
+        if after is not None:
+            score, last = after
+            stmt = stmt.where(sa.or_(c.score < score, sa.and_(c.score == score, c.id > last)))
+        stmt = stmt.order_by(c.score.desc(), c.id.asc())
+    elif sort is Sort.NEW:
+        if after is not None:
+            at, last = after
+            stmt = stmt.where(sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.id < last)))
+        stmt = stmt.order_by(c.created_at.desc(), c.id.desc())
+    else:
+        if after is not None:
+            at, last = after
+            stmt = stmt.where(sa.or_(c.created_at > at, sa.and_(c.created_at == at, c.id > last)))
+        stmt = stmt.order_by(c.created_at.asc(), c.id.asc())
+    return [_comment(r) for r in conn.execute(stmt.limit(limit))]
+
+
+def replies(conn: Connection, root_ids: Sequence[int]) -> list[Comment]:
+    """Every listed reply below the given top-level comments, oldest first: one query."""
+    if not root_ids:
+        return []
+    c = comments.c
+    out: list[Comment] = []
+    ids = list(root_ids)
+    for i in range(0, len(ids), 500):  # stay far below any bind-parameter limit
+        stmt = (
+            sa.select(*_COLS)
+            .where(c.root_id.in_(ids[i : i + 500]), c.status.in_(LISTED))
+            .order_by(c.created_at.asc(), c.id.asc())
+        )
+        out.extend(_comment(r) for r in conn.execute(stmt))
+    return out
+
+
+def by_reader(conn: Connection, article_id: int, reader_id: int) -> list[Comment]:
+    stmt = sa.select(*_COLS).where(
+        comments.c.article_id == article_id, comments.c.reader_id == reader_id
+    )
+    return [_comment(r) for r in conn.execute(stmt)]

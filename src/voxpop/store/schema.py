@@ -1,0 +1,113 @@
+"""Tables. Changed only together with a migration in ``migrations/versions``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False),
+    sa.Column("uri", sa.String(1024), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False, server_default=""),
+    # Bumped in the same transaction as every change to the article's thread: caches key on it.
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    # Visible comments (approved, or deleted with visible replies are not counted).
+    sa.Column("comment_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("site_id", "uri"),
+)
+
+readers = sa.Table(
+    "readers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id"), nullable=True),
+    # The top-level ancestor; NULL for a top-level comment. One query fetches a page's replies.
+    sa.Column("root_id", sa.Integer, sa.ForeignKey("comments.id"), nullable=True),
+    sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), nullable=True),
+    sa.Column("author_name", sa.String(80), nullable=True),
+    sa.Column("author_email", sa.String(254), nullable=True),
+    sa.Column("author_website", sa.String(500), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    # Rendered and sanitised once, at write time; reads serve it as it is.
+    sa.Column("html", sa.Text, nullable=False),
+    sa.Column("renderer", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("edited_at", UTCDateTime, nullable=True),
+    sa.Column("up", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("down", sa.Integer, nullable=False, server_default="0"),
+    # Wilson lower bound of up/(up+down), kept with the counters, for sort=best.
+    sa.Column("score", sa.Float, nullable=False, server_default="0"),
+    sa.Column("ip_hash", sa.String(64), nullable=True),
+    sa.Column("anchor", sa.JSON(none_as_null=True), nullable=True),
+    sa.Index("ix_comments_top_new", "article_id", "root_id", "created_at", "id"),
+    sa.Index("ix_comments_top_best", "article_id", "root_id", "score", "id"),
+    sa.Index("ix_comments_root", "root_id", "created_at"),
+    sa.Index("ix_comments_parent", "parent_id"),
+    sa.Index("ix_comments_reader", "reader_id"),
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id"), primary_key=True),
+    sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), primary_key=True),
+    sa.Column("value", sa.SmallInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

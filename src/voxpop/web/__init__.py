@@ -1,0 +1,1 @@
+"""HTTP: routes, JSON API, pages, middleware, static files. Maps errors to responses."""

@@ -1,0 +1,236 @@
+"""The JSON API, v1. Each route parses, calls one service, renders."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from voxpop.model import Filter, Sort
+from voxpop.services import comments as comment_service
+from voxpop.services.identity import reader_token
+from voxpop.web import serialize
+from voxpop.web.cache import Entry, ThreadCache
+from voxpop.web.deps import actor, context
+from voxpop.web.problems import PROBLEM
+from voxpop.web.schemas import (
+    CommentIn,
+    CommentOut,
+    CommentPatch,
+    ConfigOut,
+    MeOut,
+    ModerateIn,
+    PostedOut,
+    Problem,
+    SummaryOut,
+    TallyOut,
+    ThreadOut,
+    VoteIn,
+)
+
+JSON = "application/json"
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        out[code] = {
+            "model": Problem,
+            "content": {PROBLEM: {"schema": Problem.model_json_schema()}},
+        }
+    return out
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON, headers=headers)
+
+
+router = APIRouter(prefix="/api/v1")
+
+Uri = Annotated[str, Query(min_length=1, max_length=1024, description="the article's path")]
+SiteQ = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+@router.get(
+    "/comments",
+    response_model=ThreadOut,
+    responses={304: {"description": "Not modified (ETag)"}, **_errors(400, 404, 422)},
+    summary="A page of an article's thread",
+)
+def list_comments(
+    request: Request,
+    uri: Uri,
+    site: SiteQ = "default",
+    sort: Sort = Sort.BEST,
+    filter: Filter = Filter.ALL,
+    limit: Annotated[int, Query(ge=1, le=comment_service.MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    ctx = context(request)
+    target = ctx.site(site)
+    cache: ThreadCache = request.app.state.thread_cache
+    key = (target.id, uri, sort, filter, limit, cursor)
+    current = comment_service.version(ctx, target, uri)
+    entry = cache.get(key, current) if current is not None else None
+    if entry is None:
+        page = comment_service.thread(ctx, target, uri, sort, filter, limit, cursor)
+        body = orjson.dumps(serialize.thread(page))
+        version = page.article.version if page.article else 0
+        entry = Entry(version, f'W/"{target.id}-{version}-{len(body)}"', body)
+        if page.article is not None:
+            cache.put(key, entry)
+    headers = {"ETag": entry.etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == entry.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type=JSON, headers=headers)
+
+
+@router.post(
+    "/comments",
+    status_code=201,
+    response_model=PostedOut,
+    responses=_errors(400, 401, 403, 404, 409, 413, 415, 422, 429),
+    summary="Post a comment or a reply",
+)
+def post_comment(request: Request, payload: CommentIn) -> Response:
+    ctx = context(request)
+    site = ctx.site(payload.site)
+    ctx.check_origin(site, request.headers.get("origin"))
+    who = actor(request)
+    new = comment_service.NewComment(
+        uri=payload.uri,
+        body=payload.body,
+        parent_id=payload.parent_id,
+        title=payload.title,
+        author_name=payload.author_name,
+        author_email=payload.author_email,
+        author_website=payload.author_website,
+        anchor=payload.anchor.model_dump() if payload.anchor else None,
+        notify=payload.notify,
+    )
+    posted = comment_service.post(ctx, site, who, new)
+    data = serialize.comment(posted.comment)
+    data["depth"] = 0 if posted.comment.parent_id is None else 1
+    data["reader_token"] = reader_token(ctx.settings.secret_key, posted.reader_id)
+    until = posted.comment.created_at.timestamp() + ctx.settings.edit_window
+    data["editable_until"] = serialize.iso_ts(until)
+    return json_response(data, 201, {"Location": f"/api/v1/comments/{posted.comment.id}"})
+
+
+@router.patch(
+    "/comments/{comment_id}",
+    response_model=CommentOut,
+    responses=_errors(400, 401, 403, 404, 409, 413, 415, 422),
+    summary="Edit one's comment within the edit window",
+)
+def edit_comment(request: Request, comment_id: int, payload: CommentPatch) -> Response:
+    ctx = context(request)
+    updated = comment_service.edit(ctx, actor(request), comment_id, payload.body)
+    return json_response(serialize.comment(updated))
+
+
+@router.delete(
+    "/comments/{comment_id}",
+    status_code=204,
+    response_class=Response,
+    responses=_errors(401, 403, 404, 409),
+    summary="Delete one's comment within the edit window",
+)
+def delete_comment(request: Request, comment_id: int) -> Response:
+    ctx = context(request)
+    comment_service.delete(ctx, actor(request), comment_id)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/comments/{comment_id}/vote",
+    response_model=TallyOut,
+    responses=_errors(400, 401, 403, 404, 413, 415, 422, 429),
+    summary="Vote a comment up or down, or withdraw the vote",
+)
+def vote_comment(request: Request, comment_id: int, payload: VoteIn) -> Response:
+    ctx = context(request)
+    tally, reader_id, minted = comment_service.vote(ctx, actor(request), comment_id, payload.value)
+    data: dict[str, Any] = {"up": tally.up, "down": tally.down, "mine": tally.mine}
+    if minted:
+        data["reader_token"] = reader_token(ctx.settings.secret_key, reader_id)
+    return json_response(data)
+
+
+@router.get(
+    "/me",
+    response_model=MeOut,
+    responses=_errors(401, 404, 422),
+    summary="The calling reader's votes and editable comments on an article",
+)
+def me(request: Request, uri: Uri, site: SiteQ = "default") -> Response:
+    ctx = context(request)
+    votes, editable = comment_service.mine(ctx, ctx.site(site), actor(request), uri)
+    return json_response(
+        {
+            "votes": {str(k): v for k, v in votes.items()},
+            "editable": editable,
+            "edit_window": ctx.settings.edit_window,
+        },
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.get(
+    "/articles/summary",
+    response_model=dict[str, SummaryOut],
+    responses=_errors(404, 422),
+    summary="Counts and rating of many articles at once, keyed by uri",
+)
+def summary(
+    request: Request,
+    uri: Annotated[list[str], Query(min_length=1, max_length=100)],
+    site: SiteQ = "default",
+) -> Response:
+    ctx = context(request)
+    out = {}
+    for item in comment_service.summaries(ctx, ctx.site(site), uri):
+        out[item.uri] = {
+            "comments": item.comments,
+            "feedback": item.feedback,
+            "rating": {
+                "average": item.rating_average,
+                "count": item.rating_count,
+                "histogram": list(item.rating_histogram),
+            },
+        }
+    return json_response(out)
+
+
+@router.get(
+    "/config",
+    response_model=ConfigOut,
+    responses=_errors(404, 422),
+    summary="What the widget needs to know about a site",
+)
+def config(request: Request, site: SiteQ = "default") -> Response:
+    ctx = context(request)
+    target = ctx.site(site)
+    return json_response(
+        {
+            "site": target.name,
+            "language": target.language,
+            "moderation": target.moderation.value,
+            "edit_window": ctx.settings.edit_window,
+            "max_comment_chars": ctx.settings.max_comment_chars,
+        }
+    )
+
+
+@router.post(
+    "/admin/comments/{comment_id}/moderate",
+    response_model=CommentOut,
+    responses=_errors(400, 401, 403, 404, 409, 413, 415, 422),
+    summary="Approve, reject, mark as spam or delete a comment (moderators)",
+)
+def moderate(request: Request, comment_id: int, payload: ModerateIn) -> Response:
+    ctx = context(request)
+    updated = comment_service.moderate(ctx, actor(request), comment_id, payload.action)
+    return json_response(serialize.comment(updated))

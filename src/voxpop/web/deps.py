@@ -1,0 +1,55 @@
+"""What a route needs from a request: the context, the actor, the site."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+from fastapi import Request
+
+from voxpop.errors import Unauthorized
+from voxpop.services.context import Context
+from voxpop.services.identity import Actor, address_hash, same, verify_reader_token
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def client_address(request: Request, trusted: tuple[str, ...]) -> str:
+    peer = request.client.host if request.client else "unknown"
+    if peer not in trusted:
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop not in trusted:
+            try:
+                return str(ip_address(hop))
+            except ValueError:
+                return peer
+    return peer
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use Authorization: Bearer <token>")
+    return token.strip()
+
+
+def actor(request: Request, reader_token: str | None = None) -> Actor:
+    """The caller: moderator (admin token), a reader (signed token) or a new visitor."""
+    ctx = context(request)
+    settings = ctx.settings
+    address = address_hash(
+        settings.secret_key, client_address(request, settings.trusted_proxies), ctx.clock()
+    )
+    token = reader_token if reader_token is not None else bearer(request)
+    if token is None:
+        return Actor(None, False, address)
+    if settings.admin_token and same(token, settings.admin_token):
+        return Actor(None, True, address)
+    return Actor(verify_reader_token(settings.secret_key, token), False, address)

@@ -1,0 +1,177 @@
+"""ASGI middleware: security headers, request size limit, CORS per site.
+
+Pure ASGI (no BaseHTTPMiddleware) so streaming and the hot read path stay cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from voxpop import errors
+from voxpop.web.problems import from_error
+
+_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def page_csp(frame_ancestors: Iterable[str]) -> str:
+    ancestors = " ".join(["'self'", *frame_ancestors])
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        f"base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+    )
+
+
+class SecurityHeaders:
+    """Adds nosniff, referrer policy, CSP (strict for pages, none-at-all for JSON), HSTS."""
+
+    def __init__(self, app: ASGIApp, page_policy: str, hsts: bool) -> None:
+        self.app = app
+        self.page_policy = page_policy.encode()
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                add = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+                ]
+                if b"content-security-policy" not in names:
+                    csp = self.page_policy if ctype.startswith(b"text/html") else _API_CSP.encode()
+                    add.append((b"content-security-policy", csp))
+                if ctype.startswith(b"text/html"):
+                    add.append((b"x-frame-options", b"SAMEORIGIN"))
+                if self.hsts:
+                    add.append((b"strict-transport-security", b"max-age=31536000"))
+                message["headers"] = headers + add
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """413 for a body over the limit, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = errors.PayloadTooLarge(
+            f"The body is larger than {self.max_bytes} bytes; shorten it"
+        )
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = -1
+                if length > self.max_bytes or length < 0:
+                    await from_error(too_large)(scope, receive, send)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await from_error(too_large)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class CORS:
+    """CORS for the public API and the widget: an origin is allowed when a site allows it.
+
+    Which site a write targets is checked again by the service (``origin_not_allowed``).
+    """
+
+    def __init__(self, app: ASGIApp, allowed: Callable[[str], bool]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        origin = None
+        for key, value in scope.get("headers", []):
+            if key == b"origin":
+                origin = value.decode("latin-1")
+                break
+        public = path.startswith(("/api/v1/", "/embed.js", "/feeds/"))
+        if not public or not origin:
+            await self.app(scope, receive, send)
+            return
+        ok = self.allowed(origin)
+        if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
+            headers: list[tuple[bytes, bytes]] = [(b"vary", b"Origin")]
+            if ok:
+                headers += [
+                    *_cors_headers(origin),
+                    (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE"),
+                    (
+                        b"access-control-allow-headers",
+                        b"Authorization, Content-Type, If-None-Match, Last-Event-ID",
+                    ),
+                    (b"access-control-max-age", b"600"),
+                ]
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(b"vary", b"Origin")]
+                if ok:
+                    extra += _cors_headers(origin)
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-expose-headers", b"ETag, Retry-After, Location"),
+    ]
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value)
+    return None

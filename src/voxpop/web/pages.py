@@ -1,0 +1,277 @@
+"""Server-rendered pages: the no-JavaScript thread, its fragment, the demo newsroom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from voxpop import errors
+from voxpop.model import Filter, Site, Sort
+from voxpop.services import comments as comment_service
+from voxpop.services.identity import reader_token
+from voxpop.web import csrf, demo
+from voxpop.web.deps import actor, context
+from voxpop.web.i18n import Translator, pick
+from voxpop.web.serialize import iso
+
+READER_COOKIE = "voxpop_reader"
+TEMPLATES = Path(__file__).parent / "templates"
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals["iso"] = iso
+
+
+def _enum(kind: type[Sort], raw: str | None, default: Sort) -> Sort:
+    try:
+        return kind(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def _int(raw: Any) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise errors.ValidationFailed("Not a number", field="parent_id") from None
+    if not 1 <= value <= 2**62:
+        raise errors.ValidationFailed("Not a valid id", field="parent_id")
+    return value
+
+
+def thread_url(uri: str, site: str, **extra: Any) -> str:
+    query = {"uri": uri, **({"site": site} if site != "default" else {})}
+    query.update({k: v for k, v in extra.items() if v is not None})
+    return "/comments?" + urlencode(query)
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or str(
+        request.app.state.ctx.settings.public_url
+    ).startswith("https:")
+
+
+class Pages:
+    def __init__(self) -> None:
+        self.router = APIRouter(include_in_schema=False)
+        r = self.router
+        r.add_api_route("/comments", self.thread_page, methods=["GET"])
+        r.add_api_route("/comments", self.post_form, methods=["POST"])
+        r.add_api_route("/comments/vote", self.vote_form, methods=["POST"])
+        r.add_api_route("/comments/fragment", self.fragment, methods=["GET"])
+        r.add_api_route("/", self.newsroom, methods=["GET"])
+        r.add_api_route("/demo/{slug}", self.demo_article, methods=["GET"])
+
+    # -- the thread without JavaScript ------------------------------------------------
+
+    async def _render_thread(
+        self,
+        request: Request,
+        uri: str,
+        site: Site,
+        sort: Sort,
+        cursor: str | None,
+        status: int = 200,
+        **extra: Any,
+    ) -> Response:
+        ctx = context(request)
+        page = await run_in_threadpool(
+            comment_service.thread, ctx, site, uri, sort, Filter.ALL, 50, cursor
+        )
+        t = Translator(pick(request.query_params.get("lang"), site.language))
+        nonce = request.cookies.get(csrf.COOKIE) or csrf.new_nonce()
+        title = page.article.title if page.article and page.article.title else uri
+        html = env.get_template("comments.html").render(
+            t=t,
+            page=page,
+            uri=uri,
+            site=site.name,
+            sort=sort.value,
+            sorts=[s.value for s in Sort],
+            title=title,
+            csrf_token=csrf.token_for(ctx.settings.secret_key, nonce),
+            thread_url=thread_url,
+            reply_to=extra.pop("reply_to", None),
+            **extra,
+        )
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Cache-Control"] = "private, no-store"
+        if request.cookies.get(csrf.COOKIE) != nonce:
+            response.set_cookie(
+                csrf.COOKIE,
+                nonce,
+                httponly=True,
+                samesite="lax",
+                secure=_secure(request),
+                path="/comments",
+            )
+        return response
+
+    async def thread_page(self, request: Request) -> Response:
+        q = request.query_params
+        ctx = context(request)
+        uri = q.get("uri")
+        if not uri:
+            raise errors.ValidationFailed("Add ?uri=/path/of/the/article", field="uri")
+        site = ctx.site(q.get("site") or "default")
+        sort = _enum(Sort, q.get("sort"), Sort.BEST)
+        reply_to = _int(q.get("reply")) if q.get("reply", "").isdigit() else None
+        posted = q.get("posted")
+        notice = None
+        if posted in ("approved", "pending"):
+            notice = "posted_" + posted
+        elif q.get("voted"):
+            notice = "voted"
+        return await self._render_thread(
+            request, uri, site, sort, q.get("cursor") or None, reply_to=reply_to, notice=notice
+        )
+
+    async def post_form(self, request: Request) -> Response:
+        ctx = context(request)
+        form = await request.form()
+        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        site = ctx.site(fields.get("site") or "default")
+        uri = fields.get("uri", "")
+        sort = _enum(Sort, fields.get("sort"), Sort.BEST)
+        try:
+            csrf.check(
+                ctx.settings.secret_key, request.cookies.get(csrf.COOKIE), fields.get("csrf")
+            )
+            who = actor(request, request.cookies.get(READER_COOKIE) or None)
+            new = comment_service.NewComment(
+                uri=uri,
+                body=fields.get("body", ""),
+                parent_id=_int(fields.get("parent_id")),
+                title=fields.get("title"),
+                author_name=fields.get("author_name"),
+                author_email=fields.get("author_email"),
+                author_website=fields.get("author_website"),
+            )
+            posted = await run_in_threadpool(comment_service.post, ctx, site, who, new)
+        except errors.VoxpopError as exc:
+            if not uri:
+                raise
+            return await self._render_thread(
+                request,
+                uri,
+                site,
+                sort,
+                None,
+                status=exc.status,
+                error=exc.detail,
+                form=fields,
+                reply_to=_safe_int(fields.get("parent_id")),
+            )
+        target = thread_url(uri, site.name, sort=sort.value, posted=posted.comment.status.value)
+        response = RedirectResponse(f"{target}#c{posted.comment.id}", status_code=303)
+        response.set_cookie(
+            READER_COOKIE,
+            reader_token(ctx.settings.secret_key, posted.reader_id),
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+            path="/comments",
+        )
+        return response
+
+    async def vote_form(self, request: Request) -> Response:
+        ctx = context(request)
+        form = await request.form()
+        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        site = ctx.site(fields.get("site") or "default")
+        uri = fields.get("uri", "")
+        csrf.check(ctx.settings.secret_key, request.cookies.get(csrf.COOKIE), fields.get("csrf"))
+        comment_id = _int(fields.get("comment_id"))
+        if comment_id is None or fields.get("value") not in ("-1", "0", "1"):
+            raise errors.ValidationFailed("Choose a comment and a vote", field="value")
+        who = actor(request, request.cookies.get(READER_COOKIE) or None)
+        _tally, reader_id, minted = await run_in_threadpool(
+            comment_service.vote, ctx, who, comment_id, int(fields["value"])
+        )
+        sort = _enum(Sort, fields.get("sort"), Sort.BEST)
+        target = thread_url(uri or "/", site.name, sort=sort.value, voted="1")
+        response = RedirectResponse(f"{target}#c{comment_id}", status_code=303)
+        if minted:
+            response.set_cookie(
+                READER_COOKIE,
+                reader_token(ctx.settings.secret_key, reader_id),
+                max_age=365 * 86400,
+                httponly=True,
+                samesite="lax",
+                secure=_secure(request),
+                path="/comments",
+            )
+        return response
+
+    async def fragment(self, request: Request) -> Response:
+        q = request.query_params
+        ctx = context(request)
+        uri = q.get("uri")
+        if not uri:
+            raise errors.ValidationFailed("Add ?uri=/path/of/the/article", field="uri")
+        site = ctx.site(q.get("site") or "default")
+        page = await run_in_threadpool(
+            comment_service.thread, ctx, site, uri, Sort.BEST, Filter.ALL, 50, None
+        )
+        t = Translator(pick(q.get("lang"), site.language))
+        html = env.get_template("fragment.html").render(
+            t=t,
+            page=page,
+            uri=uri,
+            site=site.name,
+            thread_url=thread_url,
+            public_url=ctx.settings.public_url,
+        )
+        return HTMLResponse(html, headers={"Cache-Control": "public, max-age=60"})
+
+    # -- the demo newsroom ------------------------------------------------------------
+
+    def _demo_on(self, request: Request) -> None:
+        if not context(request).settings.demo:
+            raise errors.NotFound("The demo site is off (VOXPOP_DEMO=off)")
+
+    async def newsroom(self, request: Request) -> Response:
+        self._demo_on(request)
+        ctx = context(request)
+        site = ctx.site("default")
+        summaries = await run_in_threadpool(
+            comment_service.summaries, ctx, site, [a.uri for a in demo.ARTICLES]
+        )
+        counts = {s.uri: s.comments for s in summaries}
+        t = Translator(pick(request.query_params.get("lang"), site.language))
+        html = env.get_template("newsroom.html").render(
+            t=t, articles=demo.ARTICLES, counts=counts, title=site.title
+        )
+        return HTMLResponse(html)
+
+    async def demo_article(self, request: Request, slug: str) -> Response:
+        self._demo_on(request)
+        article = demo.BY_SLUG.get(slug)
+        if article is None:
+            raise errors.NotFound(f"No demo article {slug!r}")
+        site = context(request).site("default")
+        t = Translator(pick(request.query_params.get("lang"), site.language))
+        html = env.get_template("article.html").render(
+            t=t, article=article, thread_url=thread_url, lang=t.lang
+        )
+        return HTMLResponse(html)
+
+
+def _safe_int(raw: str | None) -> int | None:
+    try:
+        return _int(raw)
+    except errors.VoxpopError:
+        return None

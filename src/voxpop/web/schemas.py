@@ -1,0 +1,152 @@
+"""Request and response shapes of the JSON API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_IN = ConfigDict(strict=True, extra="ignore")
+
+SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class TextQuoteSelector(BaseModel):
+    model_config = _IN
+    type: Literal["TextQuoteSelector"]
+    exact: Annotated[str, Field(min_length=1, max_length=5000)]
+    prefix: Annotated[str, Field(max_length=500)] = ""
+    suffix: Annotated[str, Field(max_length=500)] = ""
+
+
+class TextPositionSelector(BaseModel):
+    model_config = _IN
+    type: Literal["TextPositionSelector"]
+    start: Annotated[int, Field(ge=0, le=10_000_000)]
+    end: Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+Selector = Annotated[TextQuoteSelector | TextPositionSelector, Field(discriminator="type")]
+
+
+class AnchorIn(BaseModel):
+    model_config = _IN
+    selector: Annotated[list[Selector], Field(min_length=1, max_length=4)]
+
+
+class CommentIn(BaseModel):
+    model_config = _IN
+    uri: Annotated[str, Field(min_length=1, max_length=1024)]
+    body: Annotated[str, Field(min_length=1, max_length=100_000)]
+    site: SiteName = "default"
+    parent_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    title: Annotated[str, Field(max_length=1000)] | None = None
+    author_name: Annotated[str, Field(max_length=1000)] | None = None
+    author_email: Annotated[str, Field(max_length=1000)] | None = None
+    author_website: Annotated[str, Field(max_length=2000)] | None = None
+    anchor: AnchorIn | None = None
+    notify: Literal["thread", "replies"] | None = None
+
+
+class CommentPatch(BaseModel):
+    model_config = _IN
+    body: Annotated[str, Field(min_length=1, max_length=100_000)]
+
+
+class VoteIn(BaseModel):
+    model_config = _IN
+    value: Literal[-1, 0, 1]
+
+
+class ModerateIn(BaseModel):
+    model_config = _IN
+    action: Literal["approve", "reject", "spam", "delete"]
+
+
+class AuthorOut(BaseModel):
+    name: str | None
+    website: str | None
+
+
+class VotesOut(BaseModel):
+    up: int
+    down: int
+
+
+class AnchorOut(BaseModel):
+    selector: list[dict[str, Any]]
+    state: Literal["anchored", "modified", "orphaned", "ambiguous"]
+    original: dict[str, Any]
+
+
+class CommentOut(BaseModel):
+    id: int
+    parent_id: int | None
+    depth: int
+    author: AuthorOut
+    html: str
+    created_at: str
+    edited_at: str | None
+    votes: VotesOut
+    anchor: AnchorOut | None
+    status: Literal["approved", "pending", "rejected", "spam", "deleted"]
+    deleted: bool
+    replies: list[CommentOut]
+
+
+class PostedOut(CommentOut):
+    reader_token: str
+    editable_until: str
+
+
+class ThreadOut(BaseModel):
+    items: list[CommentOut]
+    next_cursor: str | None
+    total: int
+
+
+class TallyOut(BaseModel):
+    up: int
+    down: int
+    mine: Literal[-1, 0, 1]
+    reader_token: str | None = None
+
+
+class MeOut(BaseModel):
+    votes: dict[str, int]
+    editable: list[int]
+    edit_window: int
+
+
+class RatingOut(BaseModel):
+    average: float | None
+    count: int
+    histogram: list[int]
+
+
+class SummaryOut(BaseModel):
+    comments: int
+    feedback: int
+    rating: RatingOut
+
+
+class ConfigOut(BaseModel):
+    site: str
+    language: str
+    moderation: str
+    edit_window: int
+    max_comment_chars: int
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[dict[str, str]] | None = None

@@ -1,0 +1,47 @@
+"""Model objects → JSON-ready dicts (fast: plain dicts, orjson, no pydantic on the hot path)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from voxpop.model import Comment, ThreadPage
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def comment(c: Comment, depth: int = 0) -> dict[str, Any]:
+    deleted = c.is_deleted
+    return {
+        "id": c.id,
+        "parent_id": c.parent_id,
+        "depth": depth,
+        "author": {
+            "name": None if deleted else c.author.name,
+            "website": None if deleted else c.author.website,
+        },
+        "html": "" if deleted else c.html,
+        "created_at": iso(c.created_at),
+        "edited_at": iso(c.edited_at),
+        "votes": {"up": c.up, "down": c.down},
+        "anchor": c.anchor,
+        "status": c.status.value,
+        "deleted": deleted,
+        "replies": [comment(r, depth + 1) for r in c.replies],
+    }
+
+
+def thread(page: ThreadPage) -> dict[str, Any]:
+    return {
+        "items": [comment(c) for c in page.items],
+        "next_cursor": page.next_cursor,
+        "total": page.total,
+    }
+
+
+def iso_ts(timestamp: float) -> str:
+    return iso(datetime.fromtimestamp(timestamp, UTC)) or ""

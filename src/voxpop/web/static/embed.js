@@ -1,0 +1,733 @@
+/*!
+ * voxpop comment widget: one script, no framework, no build step.
+ *
+ * Publishers paste, where the comments go:
+ *
+ *   <div id="voxpop">
+ *     <noscript><a href="https://comments.example.com/comments?uri=/story">Read and write comments</a></noscript>
+ *   </div>
+ *   <script src="https://comments.example.com/embed.js" data-voxpop-article="#story" async></script>
+ *
+ * The script replaces whatever the container holds (the noscript link, or a server-side
+ * include of /comments/fragment) with the live thread.
+ *
+ * Options, as data-voxpop-* attributes of the script tag: uri (default location.pathname),
+ * site (default), title (document.title), lang (the page's <html lang>, else the site's),
+ * sort (best|new|old), limit (50), target (#voxpop), article (selector of the article),
+ * theme (light|dark|auto; auto is the default when the page declares a dark color-scheme).
+ *
+ * Comment counts anywhere on the page (one request for all of them):
+ *   <a href="/story#voxpop" data-voxpop-count="/story"></a>
+ *
+ * Theming: set any of --voxpop-accent, --voxpop-accent-text, --voxpop-text, --voxpop-muted,
+ * --voxpop-bg, --voxpop-surface, --voxpop-border, --voxpop-danger, --voxpop-font,
+ * --voxpop-radius, --voxpop-gap on the container or an ancestor.
+ */
+(function () {
+  "use strict";
+  // Guard against running twice. (window.voxpop alone may be the <div id="voxpop">.)
+  if (window.voxpop && window.voxpop.reload) return;
+  window.voxpop = { reload: function () {} };
+
+  var MESSAGES = /*VOXPOP_MESSAGES*/{};
+
+  var doc = document;
+  var script = doc.currentScript || doc.querySelector('script[src$="embed.js"]') ||
+    doc.querySelector('script[src*="/embed.js"]');
+  if (!script) return;
+  var src = new URL(script.src, location.href);
+  var BASE = src.origin + src.pathname.replace(/\/embed\.js$/, "");
+
+  function opt(name, fallback) {
+    return script.getAttribute("data-voxpop-" + name) || fallback;
+  }
+  var cfg = {
+    uri: opt("uri", location.pathname),
+    site: opt("site", "default"),
+    title: opt("title", doc.title),
+    lang: opt("lang", ""),
+    sort: /^(best|new|old)$/.test(opt("sort")) ? opt("sort") : "best",
+    limit: parseInt(opt("limit"), 10) || 50,
+    target: opt("target", "#voxpop"),
+    article: opt("article", null), // for inline feedback, later
+    theme: opt("theme", "")
+  };
+
+  /* ---- storage (localStorage may be missing or throw) ---- */
+
+  function key(name) { return "voxpop:" + name + ":" + BASE; }
+  function load(name) {
+    try { return localStorage.getItem(key(name)); } catch (e) { return null; }
+  }
+  function save(name, value) {
+    try {
+      if (value == null) localStorage.removeItem(key(name));
+      else localStorage.setItem(key(name), value);
+    } catch (e) { /* private mode: keep it in memory only */ }
+  }
+  function loadJSON(name) {
+    try { return JSON.parse(load(name)) || {}; } catch (e) { return {}; }
+  }
+
+  var token = load("token");
+  function setToken(value) { token = value; save("token", value); }
+
+  // Markdown source of the comments posted from this browser, for editing (the API
+  // returns only HTML). Also tells which comments are our own.
+  var bodies = loadJSON("bodies");
+  function remember(id, body) {
+    bodies[id] = body;
+    var ids = Object.keys(bodies);
+    if (ids.length > 50) delete bodies[ids[0]];
+    save("bodies", JSON.stringify(bodies));
+  }
+
+  /* ---- i18n ---- */
+
+  var lang = "en", plural, numbers, relative, dates;
+  function catalogue(l) { return MESSAGES[l] || {}; }
+  function pick(tag) {
+    var l = (tag || "").toLowerCase().split("-")[0];
+    return MESSAGES[l] ? l : null;
+  }
+  function t(name, vars) {
+    var s = catalogue(lang)[name];
+    if (s == null) s = catalogue("en")[name];
+    if (s == null) s = name;
+    return s.replace(/\{(\w+)\}/g, function (m, k) { return vars && k in vars ? vars[k] : m; });
+  }
+  function tn(name, n, vars) { // plural forms are separate keys: name_one, name_other, …
+    vars = Object.assign({ count: numbers.format(n) }, vars);
+    var k = name + "_" + plural.select(n);
+    return t(k in catalogue(lang) || k in catalogue("en") ? k : name + "_other", vars);
+  }
+  function countText(n) { return n ? tn("comments", n) : t("comments_none"); }
+
+  function ago(iso) {
+    var d = new Date(iso), s = (Date.now() - d) / 1000;
+    if (s < 45) return t("just_now");
+    if (s > 30 * 86400) return dates.format(d);
+    var u = s < 3600 ? ["minute", 60] : s < 86400 ? ["hour", 3600] : s < 604800 ? ["day", 86400] : ["week", 604800];
+    return relative.format(-Math.max(1, Math.round(s / u[1])), u[0]);
+  }
+
+  /* ---- DOM helpers ---- */
+
+  var uidCounter = 0;
+  function uid() { return "voxpop-" + ++uidCounter; }
+
+  // h("button", {type: "button", text: "Reply"}, [children]); false/null attributes and
+  // children are skipped. Text goes in as text, never as HTML.
+  function h(tag, attrs, children) {
+    var el = doc.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      var v = attrs[k];
+      if (k === "text") el.textContent = v;
+      else if (v != null && v !== false) el.setAttribute(k, v === true ? "" : v);
+    });
+    (children || []).forEach(function (c) { if (c) el.append(c); });
+    return el;
+  }
+  function button(act, label, attrs) {
+    return h("button", Object.assign({ type: "button", class: "voxpop-btn voxpop-" + act, "data-act": act, text: label }, attrs));
+  }
+  function focus(el) {
+    if (!el) return;
+    if (!el.matches("a,button,input,select,textarea")) el.setAttribute("tabindex", "-1");
+    el.focus();
+  }
+
+  var ARROW = '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">' +
+    '<path d="M5 15l7-7 7 7" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/></svg>';
+
+  /* ---- the API ---- */
+
+  function api(method, path, query, body, retried) {
+    var url = new URL(BASE + "/api/v1/" + path);
+    Object.keys(query || {}).forEach(function (k) {
+      [].concat(query[k]).forEach(function (v) { if (v != null) url.searchParams.append(k, v); });
+    });
+    var headers = { Accept: "application/json" }, sent = token;
+    if (body) headers["Content-Type"] = "application/json";
+    if (sent) headers.Authorization = "Bearer " + sent;
+    return fetch(url, {
+      method: method, headers: headers, credentials: "omit",
+      body: body ? JSON.stringify(body) : undefined
+    }).then(function (res) {
+      if (res.status === 401 && sent && !retried) { // a token the server refuses is worthless
+        setToken(null);
+        return api(method, path, query, body, true);
+      }
+      if (res.status === 204) return null;
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (res.ok) {
+          if (data.reader_token) setToken(data.reader_token);
+          return data;
+        }
+        var err = new Error(data.detail || data.title || res.statusText);
+        err.problem = data;
+        err.retry = res.headers.get("Retry-After");
+        throw err;
+      });
+    }, function () {
+      var err = new Error("network");
+      err.network = true;
+      throw err;
+    });
+  }
+
+  function errorText(err) {
+    var p = err.problem || {}, own = catalogue(lang);
+    if (err.network) return t("error_network");
+    if (p.code === "rate_limited") {
+      var n = parseInt(err.retry, 10);
+      return n > 0 ? tn("error_rate_limited", n) : t("error_rate_limited_later");
+    }
+    if (("error_" + p.code) in own) return t("error_" + p.code);
+    if (p.code === "validation_error" && ("error_field_" + p.field) in own) return t("error_field_" + p.field);
+    return p.detail || p.title || t("error_generic");
+  }
+
+  // Shows an error in (or creates) the role=alert element of a box; null clears it.
+  function showError(box, err) {
+    var el = box.querySelector(":scope > .voxpop-error");
+    if (!el) el = box.appendChild(h("p", { class: "voxpop-error", role: "alert" }));
+    el.textContent = err ? errorText(err) : "";
+    return el;
+  }
+
+  /* ---- state ---- */
+
+  var root, ui = {}, S = {}, total = 0, cursor = null, loadSeq = 0;
+  var mine = { votes: {}, editable: {} }, until = {}, ownIds = {};
+
+  function isOwn(id) { return id in bodies || id in mine.editable || id in ownIds; }
+  function canChange(id) { return until[id] > Date.now(); }
+
+  function setTotal(n) {
+    total = Math.max(0, n);
+    var text = countText(total);
+    if (ui.count.textContent !== text) ui.count.textContent = text;
+    doc.querySelectorAll("[data-voxpop-count]").forEach(function (el) {
+      if (el.getAttribute("data-voxpop-count") === cfg.uri) el.textContent = text;
+    });
+  }
+
+  function announce(text) {
+    ui.status.textContent = "";
+    setTimeout(function () { ui.status.textContent = text; }, 60);
+  }
+
+  /* ---- rendering ---- */
+
+  function avatar(name) {
+    var el = h("span", { class: "voxpop-avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() || "?" });
+    var hash = 0;
+    for (var i = 0; name && i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) % 360;
+    el.style.backgroundColor = name ? "hsl(" + hash + ",42%,32%)" : "";
+    return el;
+  }
+
+  function renderComment(c, level) {
+    var li = h("li", { class: "voxpop-item" });
+    var art = h("article", { class: "voxpop-comment", id: "voxpop-c" + c.id, "data-id": c.id });
+    var st = S[c.id] = { c: c, li: li, art: art, level: level };
+    li.append(art);
+    fill(st);
+    (c.replies || []).forEach(function (r) { replies(st).append(renderComment(r, level + 1)); });
+    return li;
+  }
+
+  // The list of replies of a comment; indentation stops at depth 5.
+  function replies(st) {
+    return st.ol || (st.ol = st.li.appendChild(
+      h("ol", { class: "voxpop-list voxpop-replies" + (st.level >= 4 ? " voxpop-flat" : "") })));
+  }
+
+  function fill(st) {
+    var c = st.c, art = st.art, a = c.author || {};
+    art.textContent = "";
+    art.classList.toggle("voxpop-deleted", !!c.deleted);
+    art.classList.toggle("voxpop-pending", c.status === "pending");
+    if (c.deleted) {
+      art.removeAttribute("aria-labelledby");
+      art.setAttribute("aria-label", t("deleted"));
+      art.append(avatar(""), h("p", { class: "voxpop-body", text: t("deleted") }));
+      return;
+    }
+    var nameId = "voxpop-n" + c.id, timeId = "voxpop-t" + c.id;
+    var link = /^https?:\/\//i.test(a.website || "");
+    var name = h(link ? "a" : "span", { class: "voxpop-author", id: nameId, text: a.name || t("anonymous") });
+    if (link) { name.href = a.website; name.rel = "nofollow ugc noopener"; }
+    var body = h("div", { class: "voxpop-body" });
+    body.innerHTML = c.html; // sanitised by the server (allow-list)
+    art.setAttribute("aria-labelledby", nameId + " " + timeId);
+    art.append(
+      avatar(a.name || ""),
+      h("header", { class: "voxpop-meta" }, [
+        name,
+        h("a", { class: "voxpop-time", href: "#voxpop-c" + c.id }, [
+          h("time", { id: timeId, datetime: c.created_at, title: new Date(c.created_at).toLocaleString(lang), text: ago(c.created_at) })
+        ]),
+        c.edited_at && h("span", { class: "voxpop-edited", text: t("edited") }),
+        c.status === "pending" && h("span", { class: "voxpop-badge", text: t("pending") })
+      ]),
+      st.body = body,
+      st.act = actions(st),
+      st.slot = h("div", { class: "voxpop-slot" })
+    );
+  }
+
+  function actions(st) {
+    var c = st.c, id = c.id, v = c.votes || { up: 0, down: 0 };
+    var box = h("div", { class: "voxpop-actions" });
+    if (isOwn(id)) {
+      box.append(h("span", { class: "voxpop-score" }, [
+        h("span", { "aria-hidden": "true", text: "▲ " + numbers.format(v.up) + "  ▼ " + numbers.format(v.down) }),
+        h("span", { class: "voxpop-sr", text: t("votes_summary", { up: numbers.format(v.up), down: numbers.format(v.down) }) })
+      ]));
+    } else {
+      [1, -1].forEach(function (value) {
+        var b = button("vote", "", { "data-value": value, class: "voxpop-btn voxpop-vote " + (value > 0 ? "voxpop-up" : "voxpop-down") });
+        b.innerHTML = ARROW;
+        b.append(h("span", { class: "voxpop-n" }));
+        box.append(b);
+      });
+    }
+    if (c.status === "approved") box.append(button("reply", t("reply"), { "aria-expanded": "false" }));
+    if (canChange(id)) box.append(button("edit", t("edit")), button("delete", t("delete")));
+    paintVotes(st, box);
+    return box;
+  }
+
+  function paintVotes(st, box) {
+    var v = st.c.votes || { up: 0, down: 0 }, my = mine.votes[st.c.id] | 0;
+    (box || st.act).querySelectorAll(".voxpop-vote").forEach(function (b) {
+      var up = b.getAttribute("data-value") === "1", n = up ? v.up : v.down;
+      b.setAttribute("aria-pressed", String(my === (up ? 1 : -1)));
+      b.setAttribute("aria-label", t(up ? "upvote" : "downvote", { count: numbers.format(n) }));
+      b.lastChild.textContent = numbers.format(n);
+    });
+  }
+
+  /* ---- forms: new comment, reply, edit ---- */
+
+  function field(name, label, attrs, hint, optional) {
+    var id = uid(), hintId = hint && uid();
+    var tag = name === "body" ? "textarea" : "input";
+    var input = h(tag, Object.assign({ id: id, name: name, "aria-describedby": hintId }, attrs));
+    return h("div", { class: "voxpop-field voxpop-field-" + name }, [
+      h("label", { for: id }, [label, optional && h("span", { class: "voxpop-opt", text: " " + t("optional") })]),
+      input,
+      hint && h("p", { class: "voxpop-hint", id: hintId, text: hint })
+    ]);
+  }
+
+  // kind: "new" (top of the thread), "reply" (st is the parent) or "edit" (st is the comment)
+  function makeForm(kind, st) {
+    var edit = kind === "edit", profile = loadJSON("profile");
+    var form = h("form", {
+      class: "voxpop-form voxpop-form-" + kind,
+      "aria-label": kind === "reply" ? t("reply_to", { name: (st.c.author || {}).name || t("anonymous") }) : t(edit ? "edit_comment" : "write")
+    });
+    var submit = h("button", { type: "submit", class: "voxpop-primary voxpop-submit", text: t(edit ? "save" : kind === "reply" ? "submit_reply" : "submit") });
+    form.append(field("body", t("field_body"), {
+      required: true, rows: edit ? 5 : 4
+    }, t("markdown_hint")));
+    if (!edit) {
+      form.append(h("div", { class: "voxpop-fields" }, [
+        field("author_name", t("field_name"), { autocomplete: "name", maxlength: 80, value: profile.name }, null, true),
+        field("author_email", t("field_email"), { type: "email", autocomplete: "email", maxlength: 254, value: profile.email }, t("email_hint"), true),
+        field("author_website", t("field_website"), { type: "text", inputmode: "url", autocomplete: "url", maxlength: 500, value: profile.website, placeholder: "https://" }, null, true)
+      ]));
+    }
+    showError(form, null);
+    form.append(h("div", { class: "voxpop-buttons" }, [
+      submit,
+      kind !== "new" && button("cancel", t("cancel"), { class: "voxpop-btn voxpop-secondary voxpop-cancel" })
+    ]));
+    var textarea = form.elements.body;
+    if (edit) textarea.value = st.c.id in bodies ? bodies[st.c.id] : htmlToText(st.c.html);
+
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (form.busy) return;
+      var values = {};
+      ["author_name", "author_email", "author_website"].forEach(function (k) {
+        var el = form.elements[k];
+        if (el) { el.removeAttribute("aria-invalid"); if (el.value.trim()) values[k] = el.value.trim(); }
+      });
+      textarea.removeAttribute("aria-invalid");
+      showError(form, null);
+      form.busy = true;
+      submit.setAttribute("aria-disabled", "true");
+      var body = textarea.value, request;
+      if (edit) {
+        request = api("PATCH", "comments/" + st.c.id, null, { body: body }).then(function (c) {
+          remember(st.c.id, body);
+          Object.assign(st.c, c, { replies: st.c.replies });
+          fill(st);
+          focus(st.art);
+          announce(t("updated"));
+        });
+      } else {
+        var data = Object.assign({ site: cfg.site, uri: cfg.uri, title: cfg.title, body: body }, values);
+        if (st) data.parent_id = st.c.id;
+        request = api("POST", "comments", null, data).then(function (c) {
+          save("profile", JSON.stringify({ name: values.author_name, email: values.author_email, website: values.author_website }));
+          remember(c.id, body);
+          until[c.id] = Date.now() + (Date.parse(c.editable_until) - Date.parse(c.created_at) || 0);
+          textarea.value = "";
+          if (st) closeForm(st, false);
+          insert(c, st);
+          announce(t(c.status === "pending" ? "awaiting" : "published"));
+        });
+      }
+      request.catch(function (err) {
+        var p = err.problem || {}, bad = p.field && form.elements[p.field];
+        showError(form, err);
+        if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); }
+      }).then(function () {
+        form.busy = false;
+        submit.removeAttribute("aria-disabled");
+      });
+    });
+    return form;
+  }
+
+  function htmlToText(html) {
+    var body = new DOMParser().parseFromString(html.replace(/<\/(p|pre|blockquote|li)>/g, "$&\n\n").replace(/<br\s*\/?>/g, "\n"), "text/html").body;
+    return body.textContent.replace(/\n{3,}/g, "\n\n").trim();
+  }
+
+  function openForm(st, kind, trigger) {
+    if (st.form) return focus(st.form.elements.body);
+    Object.keys(S).forEach(function (id) { if (S[id].form && S[id] !== st) closeForm(S[id], false); });
+    st.form = makeForm(kind, st);
+    st.trigger = trigger;
+    trigger.setAttribute("aria-expanded", "true");
+    if (kind === "edit") st.body.hidden = true;
+    st.slot.append(st.form);
+    focus(st.form.elements.body);
+  }
+
+  function closeForm(st, refocus) {
+    if (!st.form) return;
+    st.form.remove();
+    st.form = null;
+    st.body.hidden = false;
+    st.trigger.setAttribute("aria-expanded", "false");
+    if (refocus) focus(st.trigger);
+  }
+
+  function insert(c, parent) {
+    c.replies = [];
+    var li = renderComment(c, parent ? parent.level + 1 : 0);
+    if (parent) replies(parent).append(li); else ui.list.prepend(li);
+    if (c.status === "approved") setTotal(total + 1);
+    S[c.id].art.classList.add("voxpop-new");
+    focus(S[c.id].art);
+  }
+
+  /* ---- votes, delete ---- */
+
+  function vote(st, value) {
+    var c = st.c, id = c.id, v = c.votes || (c.votes = { up: 0, down: 0 });
+    if (st.voting) return;
+    var before = { up: v.up, down: v.down, my: mine.votes[id] | 0 };
+    var next = before.my === value ? 0 : value;
+    v.up += (next === 1) - (before.my === 1); // optimistic
+    v.down += (next === -1) - (before.my === -1);
+    mine.votes[id] = next;
+    paintVotes(st);
+    showError(st.art, null);
+    st.voting = true;
+    api("PUT", "comments/" + id + "/vote", null, { value: next }).then(function (r) {
+      c.votes = { up: r.up, down: r.down };
+      mine.votes[id] = r.mine | 0;
+      paintVotes(st);
+    }, function (err) {
+      c.votes = { up: before.up, down: before.down };
+      mine.votes[id] = before.my;
+      if ((err.problem || {}).code === "own_comment") {
+        ownIds[id] = 1;
+        st.act.replaceWith(st.act = actions(st));
+        focus(st.art);
+      }
+      paintVotes(st);
+      showError(st.art, err);
+    }).then(function () { st.voting = false; });
+  }
+
+  function remove(st) {
+    if (!window.confirm(t("confirm_delete"))) return;
+    var c = st.c;
+    api("DELETE", "comments/" + c.id).then(function () {
+      if (c.status === "approved") setTotal(total - 1);
+      delete bodies[c.id];
+      save("bodies", JSON.stringify(bodies));
+      if (st.ol && st.ol.children.length) { // keep the replies under a placeholder
+        Object.assign(c, { deleted: true, html: "", status: "deleted" });
+        fill(st);
+        focus(st.art);
+      } else {
+        var next = st.li.nextElementSibling || st.li.previousElementSibling;
+        var parent = st.li.parentNode.closest(".voxpop-item");
+        st.li.remove();
+        delete S[c.id];
+        focus(next ? next.querySelector("article") : parent ? parent.querySelector("article") : ui.heading);
+      }
+      announce(t("removed"));
+    }, function (err) { showError(st.art, err); });
+  }
+
+  /* ---- loading ---- */
+
+  function loadThread(more) {
+    var seq = ++loadSeq;
+    var query = { uri: cfg.uri, site: cfg.site, sort: cfg.sort, limit: cfg.limit, cursor: more ? cursor : null };
+    showError(ui.foot, null);
+    if (!more) {
+      ui.list.setAttribute("aria-busy", "true");
+      ui.loading.hidden = false;
+      ui.more.hidden = true;
+    }
+    return Promise.all([
+      api("GET", "comments", query),
+      !more && token ? api("GET", "me", { uri: cfg.uri, site: cfg.site }).catch(function () { return null; }) : null
+    ]).then(function (r) {
+      if (seq !== loadSeq) return;
+      var page = r[0], me = r[1];
+      if (me) {
+        mine.votes = me.votes || {};
+        mine.editable = {};
+        (me.editable || []).forEach(function (id) { mine.editable[id] = 1; });
+      }
+      if (!more) { ui.list.textContent = ""; S = {}; }
+      var added = page.items.map(function (c) {
+        walk(c, function (x) {
+          if (x.id in mine.editable && !(x.id in until)) {
+            until[x.id] = Math.max(Date.parse(x.created_at) + (me.edit_window || 900) * 1000, Date.now() + 30000);
+          }
+        });
+        return ui.list.appendChild(renderComment(c, 0));
+      });
+      cursor = page.next_cursor;
+      ui.more.hidden = !cursor;
+      setTotal(page.total);
+      if (more && added[0]) focus(added[0].firstChild);
+      if (!more && /^#voxpop-c\d+$/.test(location.hash)) {
+        var target = doc.getElementById(location.hash.slice(1));
+        if (target) { target.scrollIntoView(); focus(target); }
+      }
+    }, function (err) {
+      if (seq !== loadSeq) return;
+      if (!more) ui.list.textContent = "";
+      showError(ui.foot, err).append(" ", button("retry", t("retry")));
+      if (more) ui.more.hidden = false;
+    }).then(function () {
+      if (seq !== loadSeq) return;
+      ui.list.removeAttribute("aria-busy");
+      ui.loading.hidden = true;
+    });
+  }
+
+  function walk(c, fn) { fn(c); (c.replies || []).forEach(function (r) { walk(r, fn); }); }
+
+  function counts() {
+    var els = [].slice.call(doc.querySelectorAll("[data-voxpop-count]"));
+    var uris = els.map(function (el) { return el.getAttribute("data-voxpop-count"); })
+      .filter(function (u, i, all) { return all.indexOf(u) === i; });
+    for (var i = 0; i < uris.length; i += 100) { // the API takes 100 uris per request
+      api("GET", "articles/summary", { site: cfg.site, uri: uris.slice(i, i + 100) }).then(function (r) {
+        els.forEach(function (el) {
+          var s = r[el.getAttribute("data-voxpop-count")];
+          if (s) el.textContent = countText(s.comments);
+        });
+      }, function () { /* counts are decoration */ });
+    }
+  }
+
+  /* ---- styles ---- */
+
+  var DARK = "color-scheme:dark;--_a:var(--voxpop-accent,#8ab4f8);--_at:var(--voxpop-accent-text,#0b1a33);" +
+    "--_t:var(--voxpop-text,#e6edf3);--_m:var(--voxpop-muted,#a2acb8);--_bg:var(--voxpop-bg,#0f1318);" +
+    "--_s:var(--voxpop-surface,#181d25);--_b:var(--voxpop-border,#3a424d);--_e:var(--voxpop-danger,#ff9b90);background:var(--_bg)";
+  var CSS = [
+    ".voxpop{color-scheme:light;--_a:var(--voxpop-accent,#0b57d0);--_at:var(--voxpop-accent-text,#fff);--_t:var(--voxpop-text,#1f2328);" +
+      "--_m:var(--voxpop-muted,#57606a);--_bg:var(--voxpop-bg,#fff);--_s:var(--voxpop-surface,#f6f8fa);--_b:var(--voxpop-border,#d0d7de);" +
+      "--_e:var(--voxpop-danger,#b42318);--_r:var(--voxpop-radius,8px);--_g:var(--voxpop-gap,1rem);--_av:2.5rem;" +
+      "color:var(--_t);font-family:var(--voxpop-font);font-size:1rem;line-height:1.5;overflow-wrap:anywhere}",
+    ".voxpop-dark{" + DARK + "}",
+    "@media (prefers-color-scheme:dark){.voxpop-auto{" + DARK + "}}",
+    ".voxpop *,.voxpop ::before,.voxpop ::after{box-sizing:border-box}",
+    ".voxpop button,.voxpop input,.voxpop select,.voxpop textarea{font:inherit;color:inherit;margin:0}",
+    ".voxpop :focus-visible{outline:3px solid var(--_a);outline-offset:2px}",
+    ".voxpop [hidden]{display:none!important}",
+    ".voxpop-sr{position:absolute!important;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}",
+    ".voxpop-header{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem 1rem;margin-bottom:var(--_g)}",
+    ".voxpop-heading{margin:0;font-size:1.375rem;line-height:1.3}",
+    ".voxpop-sort{display:flex;align-items:center;gap:.5rem;font-size:.9375rem;color:var(--_m)}",
+    ".voxpop select,.voxpop input,.voxpop textarea{background:var(--_bg);color:var(--_t);border:1px solid var(--_b);border-radius:calc(var(--_r)*.75);padding:.5rem .625rem;width:100%;max-width:100%}",
+    ".voxpop select{width:auto;padding:.375rem 2rem .375rem .625rem}",
+    ".voxpop textarea{min-height:6rem;resize:vertical;line-height:1.5}",
+    ".voxpop [aria-invalid=true]{border-color:var(--_e);box-shadow:0 0 0 1px var(--_e)}",
+    ".voxpop-form{display:grid;gap:.75rem;padding:var(--_g);margin:0 0 calc(var(--_g)*1.5);background:var(--_s);border:1px solid var(--_b);border-radius:var(--_r)}",
+    ".voxpop-slot .voxpop-form{margin:.5rem 0 .25rem;padding:.75rem}",
+    ".voxpop-field{display:grid;gap:.25rem;min-width:0}",
+    ".voxpop-field label{font-weight:600;font-size:.9375rem}",
+    ".voxpop-opt,.voxpop-hint{font-weight:400;color:var(--_m)}",
+    ".voxpop-hint{margin:0;font-size:.8125rem}",
+    ".voxpop-fields{display:grid;gap:.75rem;grid-template-columns:repeat(auto-fit,minmax(min(100%,13rem),1fr))}",
+    ".voxpop-buttons{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}",
+    ".voxpop-primary{background:var(--_a);color:var(--_at);border:1px solid var(--_a);border-radius:var(--_r);padding:.5rem 1.25rem;font-weight:600;cursor:pointer;min-height:2.5rem}",
+    ".voxpop-primary:hover{filter:brightness(1.1)}",
+    ".voxpop-primary[aria-disabled=true]{opacity:.8;cursor:progress}",
+    ".voxpop-btn{display:inline-flex;align-items:center;gap:.3rem;min-height:2rem;padding:.25rem .5rem;background:none;border:1px solid transparent;border-radius:var(--_r);color:var(--_m);font-size:.875rem;font-weight:600;cursor:pointer}",
+    ".voxpop-btn:hover{background:var(--_s);color:var(--_t)}",
+    ".voxpop-secondary{border-color:var(--_b);color:var(--_t);min-height:2.5rem;padding:.5rem 1rem;font-size:1rem}",
+    ".voxpop-vote[aria-pressed=true]{color:var(--_a);background:var(--_s);border-color:var(--_b)}",
+    ".voxpop-down svg{transform:rotate(180deg)}",
+    ".voxpop-list{list-style:none;margin:0;padding:0}",
+    ".voxpop-list>.voxpop-item{margin:0;padding:0}",
+    ".voxpop-thread>.voxpop-item+.voxpop-item{border-top:1px solid var(--_b)}",
+    ".voxpop-comment{display:grid;grid-template-columns:var(--_av) minmax(0,1fr);column-gap:.75rem;padding:.875rem 0 .5rem;border-radius:var(--_r)}",
+    ".voxpop-comment>*{grid-column:2}",
+    ".voxpop-comment>.voxpop-avatar{grid-column:1;grid-row:1/span 4}",
+    ".voxpop-avatar{width:var(--_av);height:var(--_av);border-radius:50%;display:grid;place-items:center;background:var(--_m);color:#fff;font-weight:700;font-size:1.05rem}",
+    ".voxpop-deleted .voxpop-avatar{background:var(--_b)}",
+    ".voxpop-meta{display:flex;flex-wrap:wrap;align-items:baseline;gap:0 .5rem;font-size:.875rem;color:var(--_m)}",
+    ".voxpop-author{font-weight:700;font-size:.9375rem;color:var(--_t)}",
+    "a.voxpop-author{text-decoration:underline;text-decoration-color:var(--_b);text-underline-offset:.2em}",
+    ".voxpop-time{color:inherit;text-decoration:none}",
+    ".voxpop-time:hover,a.voxpop-author:hover{text-decoration:underline}",
+    ".voxpop-badge{padding:0 .5rem;border:1px solid var(--_b);border-radius:999px;background:var(--_s);color:var(--_t);font-size:.75rem;font-weight:600}",
+    ".voxpop-body{margin:.125rem 0 .25rem}",
+    ".voxpop-body>:first-child{margin-top:0}.voxpop-body>:last-child{margin-bottom:0}",
+    ".voxpop-body p,.voxpop-body ul,.voxpop-body ol,.voxpop-body pre,.voxpop-body blockquote{margin:0 0 .625rem}",
+    ".voxpop-body a{color:var(--_a);text-decoration:underline}",
+    ".voxpop-body blockquote{padding-left:.75rem;border-left:3px solid var(--_b);color:var(--_m)}",
+    ".voxpop-body pre{padding:.5rem .75rem;overflow-x:auto;background:var(--_s);border-radius:calc(var(--_r)*.75)}",
+    ".voxpop-body code{font-size:.9em}",
+    ".voxpop-deleted .voxpop-body{font-style:italic;color:var(--_m);align-self:center}",
+    ".voxpop-pending{padding:.875rem .75rem .5rem;background:var(--_s)}",
+    ".voxpop-actions{display:flex;flex-wrap:wrap;align-items:center;gap:.125rem;margin-left:-.5rem}",
+    ".voxpop-score{padding:.25rem .5rem;font-size:.875rem;color:var(--_m)}",
+    ".voxpop-error{margin:0;color:var(--_e);font-weight:600}",
+    ".voxpop-error:empty{display:none}",
+    ".voxpop-replies{margin-left:calc(var(--_av)/2 - 1px);padding-left:calc(var(--_av)/2 + .25rem);border-left:2px solid var(--_b)}",
+    ".voxpop-flat{margin-left:0;padding-left:0;border-left:0}",
+    ".voxpop-loading{color:var(--_m)}",
+    ".voxpop-more{display:flex;justify-content:center;width:100%;margin-top:var(--_g)}",
+    ".voxpop-foot{margin-top:var(--_g)}",
+    "@keyframes voxpop-flash{from{background:var(--_s)}}",
+    ".voxpop-new{animation:voxpop-flash 2.5s ease-out}",
+    "@media (prefers-reduced-motion:reduce){.voxpop-new{animation:none}}",
+    "@media (max-width:30rem){.voxpop{--_av:2rem}.voxpop-replies{margin-left:.25rem;padding-left:.625rem}.voxpop-comment{column-gap:.5rem}.voxpop-form{padding:.75rem}}"
+  ].join("\n");
+
+  /* ---- the widget ---- */
+
+  function build() {
+    if (!doc.getElementById("voxpop-style")) {
+      doc.head.prepend(h("style", { id: "voxpop-style", text: CSS }));
+    }
+    var theme = cfg.theme;
+    if (!theme) {
+      var meta = doc.querySelector('meta[name="color-scheme"]');
+      theme = /dark/.test(getComputedStyle(doc.documentElement).colorScheme + (meta ? meta.content : "")) ? "auto" : "light";
+    }
+    root.textContent = ""; // the noscript link or a server-rendered fragment
+    root.classList.add("voxpop", "voxpop-" + theme);
+    root.lang = lang;
+
+    ui.count = h("span", { class: "voxpop-count", "aria-live": "polite", "aria-atomic": "true", text: t("loading") });
+    ui.heading = h("h2", { class: "voxpop-heading", id: "voxpop-heading" }, [ui.count]);
+    var sortId = uid();
+    ui.sort = h("select", { id: sortId, class: "voxpop-sort-select", name: "sort" }, ["best", "new", "old"].map(function (s) {
+      return h("option", { value: s, text: t("sort_" + s), selected: s === cfg.sort });
+    }));
+    ui.status = h("div", { class: "voxpop-sr voxpop-status", role: "status", "aria-live": "polite" });
+    ui.list = h("ol", { class: "voxpop-list voxpop-thread" });
+    ui.loading = h("p", { class: "voxpop-loading", text: t("loading") });
+    ui.more = button("more", t("load_more"), { class: "voxpop-btn voxpop-secondary voxpop-more", hidden: true });
+    ui.foot = h("div", { class: "voxpop-foot" });
+
+    root.append(h("section", { class: "voxpop-section", "aria-labelledby": "voxpop-heading" }, [
+      h("div", { class: "voxpop-header" }, [
+        ui.heading,
+        h("div", { class: "voxpop-sort" }, [h("label", { for: sortId, text: t("sort_label") }), ui.sort])
+      ]),
+      makeForm("new", null),
+      ui.status,
+      ui.list,
+      ui.loading,
+      ui.more,
+      ui.foot
+    ]));
+
+    ui.sort.addEventListener("change", function () {
+      cfg.sort = ui.sort.value;
+      loadThread(false);
+    });
+
+    root.addEventListener("click", function (e) {
+      var b = e.target.closest("button[data-act]");
+      if (!b || !root.contains(b)) return;
+      var act = b.getAttribute("data-act"), art = b.closest(".voxpop-comment"), st = art && S[art.getAttribute("data-id")];
+      if (act === "more") loadThread(true);
+      else if (act === "retry") loadThread(!!cursor && ui.list.children.length > 0);
+      else if (!st) return;
+      else if (act === "vote") vote(st, +b.getAttribute("data-value"));
+      else if (act === "reply") st.form ? closeForm(st, true) : openForm(st, "reply", b);
+      else if (act === "edit") openForm(st, "edit", b);
+      else if (act === "delete") remove(st);
+      else if (act === "cancel") closeForm(st, true);
+    });
+
+    root.addEventListener("keydown", function (e) {
+      var form = e.target.closest && e.target.closest(".voxpop-form");
+      if (!form) return;
+      if (e.key === "Escape") {
+        var art = form.closest(".voxpop-comment");
+        if (art) { e.preventDefault(); closeForm(S[art.getAttribute("data-id")], true); }
+      } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.name === "body") {
+        e.preventDefault();
+        form.querySelector(".voxpop-submit").click();
+      }
+    });
+
+    // Keep "5 minutes ago" true, and hide Edit/Delete once the edit window has closed.
+    setInterval(function () {
+      root.querySelectorAll("time[datetime]").forEach(function (el) { el.textContent = ago(el.getAttribute("datetime")); });
+      Object.keys(S).forEach(function (id) {
+        var st = S[id];
+        if (until[id] && !canChange(id) && !st.form && st.act && st.act.querySelector(".voxpop-edit")) {
+          st.act.replaceWith(st.act = actions(st));
+        }
+      });
+    }, 30000);
+
+    window.voxpop.reload = function () { return loadThread(false); };
+    loadThread(false);
+  }
+
+  function start() {
+    lang = pick(cfg.lang) || pick(doc.documentElement.lang);
+    (lang ? Promise.resolve() : api("GET", "config", { site: cfg.site }).then(function (c) {
+      lang = pick(c.language);
+    }, function () {})).then(function () {
+      lang = lang || "en";
+      plural = new Intl.PluralRules(lang);
+      numbers = new Intl.NumberFormat(lang);
+      relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+      dates = new Intl.DateTimeFormat(lang, { dateStyle: "medium" });
+      counts();
+      root = doc.querySelector(cfg.target);
+      if (root) build();
+    });
+  }
+
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,169 @@
+"""Fixtures: the real app over HTTP, on a real SQLite file and a real PostgreSQL server.
+
+Every test that takes ``client`` runs twice, once per backend. PostgreSQL comes from
+VOXPOP_TEST_POSTGRES_URL or a throwaway cluster started here. With CI=true a missing
+PostgreSQL fails the run; elsewhere those tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from voxpop import settings as settings_module
+from voxpop.app import create_app
+from voxpop.store import migrate
+from voxpop.store.db import Database
+from voxpop.store.schema import metadata
+
+from .pgcluster import Cluster
+
+SECRET = "test-secret-key-that-is-long-enough"
+ADMIN = "admin-token-for-tests-0123456789"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    url = os.environ.get("VOXPOP_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    try:
+        cluster = Cluster()
+        url = cluster.start()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and could not start: {exc}")
+        pytest.skip(f"PostgreSQL not available here: {exc}")
+    try:
+        yield url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_db(postgres_url: str) -> Iterator[Database]:
+    db = Database(postgres_url)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    migrate.upgrade(db)
+    yield db
+    db.dispose()
+
+
+def _truncate(db: Database) -> None:
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Database]:
+    if request.param == "sqlite":
+        path = tmp_path / "voxpop.db"
+        shutil.copy(sqlite_template, path)
+        db = Database(f"sqlite:///{path}")
+        yield db
+        db.dispose()
+    else:
+        db = request.getfixturevalue("postgres_db")
+        _truncate(db)
+        yield db
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    path = tmp_path / "voxpop.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    yield db
+    db.dispose()
+
+
+class Clock:
+    """A settable clock for edit windows and day-salted hashes."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def build_settings(database_url: str, **overrides: str) -> settings_module.Settings:
+    values = {
+        "env": "dev",
+        "database_url": database_url,
+        "secret_key": SECRET,
+        "admin_token": ADMIN,
+        "rate_limits": "off",
+        "demo": "on",
+        "public_url": "http://testserver",
+        **overrides,
+    }
+    return settings_module.load(environ={}, **values)
+
+
+AppFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(database: Database) -> Iterator[AppFactory]:
+    clients: list[TestClient] = []
+
+    def make(**overrides: str) -> TestClient:
+        app = create_app(
+            build_settings(database.url, **overrides), db=database, migrate_on_start=False
+        )
+        clock = Clock()
+        app.state.ctx.clock = clock
+        client = TestClient(app, raise_server_exceptions=True)
+        client.clock = clock  # type: ignore[attr-defined]
+        client.database = database  # type: ignore[attr-defined]
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def client(make_client: AppFactory) -> TestClient:
+    return make_client()
+
+
+def post(client: TestClient, token: str | None = None, **body: Any) -> Any:
+    """POST a comment; returns the response."""
+    body.setdefault("uri", "/story")
+    body.setdefault("body", "A comment")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post("/api/v1/comments", json=body, headers=headers)
+
+
+def rows(database: Database, sql: str) -> list[Any]:
+    with database.engine.connect() as conn:
+        return list(conn.execute(sa.text(sql)))
