@@ -21,6 +21,17 @@ SCHEMES = {"http", "https", "mailto"}
 _md = MarkdownIt("commonmark", {"html": False, "breaks": True, "typographer": False})
 _md.disable(["image", "heading", "lheading", "html_block", "html_inline"])
 
+_ABSOLUTE = re.compile(r"^(https?://[^\s/?#]+|mailto:[^\s]+@)", re.IGNORECASE)
+
+
+def _only_absolute_links(tag: str, attribute: str, value: str) -> str | None:
+    """Keep a link only when it is an absolute http(s) or mailto URL: nothing relative or
+    obfuscated (``java%09script:``) survives, whatever a browser might make of it."""
+    if attribute == "href":
+        return value if _ABSOLUTE.match(value) else None
+    return value
+
+
 _LINK = re.compile(r"https?://|mailto:|\]\(", re.IGNORECASE)
 
 
@@ -33,6 +44,7 @@ def render(body: str) -> str:
         url_schemes=SCHEMES,
         link_rel="nofollow ugc noopener",
         strip_comments=True,
+        attribute_filter=_only_absolute_links,
     )
     return cleaned.strip()
 

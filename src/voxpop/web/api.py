@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from voxpop.model import Filter, Sort
@@ -50,6 +50,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 router = APIRouter(prefix="/api/v1")
 
 Uri = Annotated[str, Query(min_length=1, max_length=1024, description="the article's path")]
+CommentId = Annotated[int, Path(ge=1, le=2**53, description="a comment's id")]
 SiteQ = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -125,7 +126,7 @@ def post_comment(request: Request, payload: CommentIn) -> Response:
     responses=_errors(400, 401, 403, 404, 409, 413, 415, 422),
     summary="Edit one's comment within the edit window",
 )
-def edit_comment(request: Request, comment_id: int, payload: CommentPatch) -> Response:
+def edit_comment(request: Request, comment_id: CommentId, payload: CommentPatch) -> Response:
     ctx = context(request)
     updated = comment_service.edit(ctx, actor(request), comment_id, payload.body)
     return json_response(serialize.comment(updated))
@@ -138,7 +139,7 @@ def edit_comment(request: Request, comment_id: int, payload: CommentPatch) -> Re
     responses=_errors(401, 403, 404, 409),
     summary="Delete one's comment within the edit window",
 )
-def delete_comment(request: Request, comment_id: int) -> Response:
+def delete_comment(request: Request, comment_id: CommentId) -> Response:
     ctx = context(request)
     comment_service.delete(ctx, actor(request), comment_id)
     return Response(status_code=204)
@@ -150,7 +151,7 @@ def delete_comment(request: Request, comment_id: int) -> Response:
     responses=_errors(400, 401, 403, 404, 413, 415, 422, 429),
     summary="Vote a comment up or down, or withdraw the vote",
 )
-def vote_comment(request: Request, comment_id: int, payload: VoteIn) -> Response:
+def vote_comment(request: Request, comment_id: CommentId, payload: VoteIn) -> Response:
     ctx = context(request)
     tally, reader_id, minted = comment_service.vote(ctx, actor(request), comment_id, payload.value)
     data: dict[str, Any] = {"up": tally.up, "down": tally.down, "mine": tally.mine}
@@ -230,7 +231,7 @@ def config(request: Request, site: SiteQ = "default") -> Response:
     responses=_errors(400, 401, 403, 404, 409, 413, 415, 422),
     summary="Approve, reject, mark as spam or delete a comment (moderators)",
 )
-def moderate(request: Request, comment_id: int, payload: ModerateIn) -> Response:
+def moderate(request: Request, comment_id: CommentId, payload: ModerateIn) -> Response:
     ctx = context(request)
     updated = comment_service.moderate(ctx, actor(request), comment_id, payload.action)
     return json_response(serialize.comment(updated))

@@ -241,7 +241,7 @@
   // The list of replies of a comment; indentation stops at depth 5.
   function replies(st) {
     return st.ol || (st.ol = st.li.appendChild(
-      h("ol", { class: "voxpop-list voxpop-replies" + (st.level >= 4 ? " voxpop-flat" : "") })));
+      h("ol", { class: "voxpop-list voxpop-replies" + (st.level >= 5 ? " voxpop-flat" : "") })));
   }
 
   function fill(st) {
@@ -282,15 +282,18 @@
     var c = st.c, id = c.id, v = c.votes || { up: 0, down: 0 };
     var box = h("div", { class: "voxpop-actions" });
     if (isOwn(id)) {
-      box.append(h("span", { class: "voxpop-score" }, [
-        h("span", { "aria-hidden": "true", text: "▲ " + numbers.format(v.up) + "  ▼ " + numbers.format(v.down) }),
-        h("span", { class: "voxpop-sr", text: t("votes_summary", { up: numbers.format(v.up), down: numbers.format(v.down) }) })
-      ]));
+      // no vote buttons on one's own comment, only the tally
+      var score = h("span", { class: "voxpop-score" }, [h("span", { class: "voxpop-sr", text: t("votes_summary", { up: numbers.format(v.up), down: numbers.format(v.down) }) })]);
+      [v.up, v.down].forEach(function (n, i) {
+        var part = h("span", { class: i ? "voxpop-down" : "voxpop-up", "aria-hidden": "true" });
+        part.innerHTML = ARROW;
+        part.append(numbers.format(n));
+        score.append(part);
+      });
+      box.append(score);
     } else {
       [1, -1].forEach(function (value) {
         var b = button("vote", "", { "data-value": value, class: "voxpop-btn voxpop-vote " + (value > 0 ? "voxpop-up" : "voxpop-down") });
-        b.innerHTML = ARROW;
-        b.append(h("span", { class: "voxpop-n" }));
         box.append(b);
       });
     }
@@ -305,8 +308,10 @@
     (box || st.act).querySelectorAll(".voxpop-vote").forEach(function (b) {
       var up = b.getAttribute("data-value") === "1", n = up ? v.up : v.down;
       b.setAttribute("aria-pressed", String(my === (up ? 1 : -1)));
-      b.setAttribute("aria-label", t(up ? "upvote" : "downvote", { count: numbers.format(n) }));
-      b.lastChild.textContent = numbers.format(n);
+      // "Upvote (3)": the visible count is part of the accessible name
+      var parts = t(up ? "upvote" : "downvote", { count: "\n" }).split("\n");
+      b.innerHTML = ARROW;
+      b.append(h("span", { class: "voxpop-sr", text: parts[0] }), numbers.format(n), h("span", { class: "voxpop-sr", text: parts[1] }));
     });
   }
 
@@ -561,7 +566,7 @@
     ".voxpop-dark{" + DARK + "}",
     "@media (prefers-color-scheme:dark){.voxpop-auto{" + DARK + "}}",
     ".voxpop *,.voxpop ::before,.voxpop ::after{box-sizing:border-box}",
-    ".voxpop button,.voxpop input,.voxpop select,.voxpop textarea{font:inherit;color:inherit;margin:0}",
+    ":where(.voxpop) :where(button,input,select,textarea){font:inherit;color:inherit;margin:0}",
     ".voxpop :focus-visible{outline:3px solid var(--_a);outline-offset:2px}",
     ".voxpop [hidden]{display:none!important}",
     ".voxpop-sr{position:absolute!important;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}",
@@ -574,7 +579,7 @@
     ".voxpop [aria-invalid=true]{border-color:var(--_e);box-shadow:0 0 0 1px var(--_e)}",
     ".voxpop-form{display:grid;gap:.75rem;padding:var(--_g);margin:0 0 calc(var(--_g)*1.5);background:var(--_s);border:1px solid var(--_b);border-radius:var(--_r)}",
     ".voxpop-slot .voxpop-form{margin:.5rem 0 .25rem;padding:.75rem}",
-    ".voxpop-field{display:grid;gap:.25rem;min-width:0}",
+    ".voxpop-field{display:grid;gap:.25rem;align-content:start;min-width:0}",
     ".voxpop-field label{font-weight:600;font-size:.9375rem}",
     ".voxpop-opt,.voxpop-hint{font-weight:400;color:var(--_m)}",
     ".voxpop-hint{margin:0;font-size:.8125rem}",
@@ -612,7 +617,8 @@
     ".voxpop-deleted .voxpop-body{font-style:italic;color:var(--_m);align-self:center}",
     ".voxpop-pending{padding:.875rem .75rem .5rem;background:var(--_s)}",
     ".voxpop-actions{display:flex;flex-wrap:wrap;align-items:center;gap:.125rem;margin-left:-.5rem}",
-    ".voxpop-score{padding:.25rem .5rem;font-size:.875rem;color:var(--_m)}",
+    ".voxpop-score{display:inline-flex;align-items:center;gap:.75rem;padding:.25rem .5rem;font-size:.875rem;font-weight:600;color:var(--_m)}",
+    ".voxpop-score>span{display:inline-flex;align-items:center;gap:.3rem}",
     ".voxpop-error{margin:0;color:var(--_e);font-weight:600}",
     ".voxpop-error:empty{display:none}",
     ".voxpop-replies{margin-left:calc(var(--_av)/2 - 1px);padding-left:calc(var(--_av)/2 + .25rem);border-left:2px solid var(--_b)}",
