@@ -159,7 +159,7 @@ def _rate(name: str, raw: str) -> Rate:
     return Rate(_int(name, count, 1), _int(name, seconds or "60", 1))
 
 
-def _origins(raw: str | list[Any]) -> tuple[str, ...]:
+def _origins(name: str, raw: str | list[Any]) -> tuple[str, ...]:
     items = raw if isinstance(raw, list) else raw.split(",")
     out = []
     for item in items:
@@ -168,7 +168,9 @@ def _origins(raw: str | list[Any]) -> tuple[str, ...]:
             continue
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
-            raise ConfigurationError(f"{origin!r} is not an origin like https://news.example")
+            raise ConfigurationError(
+                f"{name}: {origin!r} is not an origin like https://news.example"
+            )
         out.append(origin)
     return tuple(out)
 
@@ -252,7 +254,9 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
     moderation = _moderation("VOXPOP_MODERATION", raw["moderation"])
     language = _language("VOXPOP_LANGUAGE", raw["language"])
 
-    default_origins = _origins(raw["allowed_origins"]) or _origins(public_url)
+    default_origins = _origins("VOXPOP_ALLOWED_ORIGINS", raw["allowed_origins"]) or _origins(
+        "VOXPOP_PUBLIC_URL", public_url
+    )
     sites = [SiteConfig("default", "voxpop demo newsroom", default_origins, language, moderation)]
     for name, table in file_sites.items():
         if not isinstance(table, dict):
@@ -261,7 +265,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
             sites[0] = SiteConfig(
                 "default",
                 str(table.get("title", sites[0].title)),
-                _origins(table.get("origins", [])) or default_origins,
+                _origins(f"sites.{name}.origins", table.get("origins", [])) or default_origins,
                 _language(f"sites.{name}.language", str(table.get("language", language))),
                 _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
             )
@@ -270,7 +274,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
             SiteConfig(
                 name,
                 str(table.get("title", name)),
-                _origins(table.get("origins", [])),
+                _origins(f"sites.{name}.origins", table.get("origins", [])),
                 _language(f"sites.{name}.language", str(table.get("language", language))),
                 _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
             )

@@ -191,7 +191,7 @@
   // Shows an error in (or creates) the role=alert element of a box; null clears it.
   function showError(box, err) {
     var el = box.querySelector(":scope > .voxpop-error");
-    if (!el) el = box.appendChild(h("p", { class: "voxpop-error", role: "alert" }));
+    if (!el) el = box.appendChild(h("p", { class: "voxpop-error", role: "alert", id: uid() }));
     el.textContent = err ? errorText(err) : "";
     return el;
   }
@@ -221,10 +221,11 @@
   /* ---- rendering ---- */
 
   function avatar(name) {
-    var el = h("span", { class: "voxpop-avatar", "aria-hidden": "true", text: (name || "?").trim().charAt(0).toUpperCase() || "?" });
+    name = (name || "").trim();
+    var el = h("span", { class: "voxpop-avatar" + (name ? "" : " voxpop-anon"), "aria-hidden": "true", text: name.charAt(0).toUpperCase() });
     var hash = 0;
-    for (var i = 0; name && i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) % 360;
-    el.style.backgroundColor = name ? "hsl(" + hash + ",42%,32%)" : "";
+    for (var i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) % 360;
+    if (name) el.style.backgroundColor = "hsl(" + hash + ",42%,32%)";
     return el;
   }
 
@@ -252,7 +253,7 @@
     if (c.deleted) {
       art.removeAttribute("aria-labelledby");
       art.setAttribute("aria-label", t("deleted"));
-      art.append(avatar(""), h("p", { class: "voxpop-body", text: t("deleted") }));
+      art.append(avatar(), h("p", { class: "voxpop-body", text: t("deleted") }));
       return;
     }
     var nameId = "voxpop-n" + c.id, timeId = "voxpop-t" + c.id;
@@ -263,7 +264,7 @@
     body.innerHTML = c.html; // sanitised by the server (allow-list)
     art.setAttribute("aria-labelledby", nameId + " " + timeId);
     art.append(
-      avatar(a.name || ""),
+      avatar(a.name),
       h("header", { class: "voxpop-meta" }, [
         name,
         h("a", { class: "voxpop-time", href: "#voxpop-c" + c.id }, [
@@ -320,7 +321,7 @@
   function field(name, label, attrs, hint, optional) {
     var id = uid(), hintId = hint && uid();
     var tag = name === "body" ? "textarea" : "input";
-    var input = h(tag, Object.assign({ id: id, name: name, "aria-describedby": hintId }, attrs));
+    var input = h(tag, Object.assign({ id: id, name: name, "aria-describedby": hintId, "data-hint": hintId }, attrs));
     return h("div", { class: "voxpop-field voxpop-field-" + name }, [
       h("label", { for: id }, [label, optional && h("span", { class: "voxpop-opt", text: " " + t("optional") })]),
       input,
@@ -360,9 +361,12 @@
       var values = {};
       ["author_name", "author_email", "author_website"].forEach(function (k) {
         var el = form.elements[k];
-        if (el) { el.removeAttribute("aria-invalid"); if (el.value.trim()) values[k] = el.value.trim(); }
+        if (el && el.value.trim()) values[k] = el.value.trim();
       });
-      textarea.removeAttribute("aria-invalid");
+      form.querySelectorAll("[aria-invalid]").forEach(function (el) {
+        el.removeAttribute("aria-invalid");
+        el.setAttribute("aria-describedby", el.getAttribute("data-hint") || "");
+      });
       showError(form, null);
       form.busy = true;
       submit.setAttribute("aria-disabled", "true");
@@ -389,9 +393,12 @@
         });
       }
       request.catch(function (err) {
-        var p = err.problem || {}, bad = p.field && form.elements[p.field];
-        showError(form, err);
-        if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); }
+        var p = err.problem || {}, bad = p.field && form.elements[p.field], alert = showError(form, err);
+        if (bad) {
+          bad.setAttribute("aria-invalid", "true");
+          bad.setAttribute("aria-describedby", ((bad.getAttribute("data-hint") || "") + " " + alert.id).trim());
+          bad.focus();
+        }
       }).then(function () {
         form.busy = false;
         submit.removeAttribute("aria-disabled");
@@ -557,12 +564,12 @@
 
   var DARK = "color-scheme:dark;--_a:var(--voxpop-accent,#8ab4f8);--_at:var(--voxpop-accent-text,#0b1a33);" +
     "--_t:var(--voxpop-text,#e6edf3);--_m:var(--voxpop-muted,#a2acb8);--_bg:var(--voxpop-bg,#0f1318);" +
-    "--_s:var(--voxpop-surface,#181d25);--_b:var(--voxpop-border,#3a424d);--_e:var(--voxpop-danger,#ff9b90);background:var(--_bg)";
+    "--_s:var(--voxpop-surface,#181d25);--_b:var(--voxpop-border,#3a424d);--_e:var(--voxpop-danger,#ff9b90)";
   var CSS = [
     ".voxpop{color-scheme:light;--_a:var(--voxpop-accent,#0b57d0);--_at:var(--voxpop-accent-text,#fff);--_t:var(--voxpop-text,#1f2328);" +
       "--_m:var(--voxpop-muted,#57606a);--_bg:var(--voxpop-bg,#fff);--_s:var(--voxpop-surface,#f6f8fa);--_b:var(--voxpop-border,#d0d7de);" +
       "--_e:var(--voxpop-danger,#b42318);--_r:var(--voxpop-radius,8px);--_g:var(--voxpop-gap,1rem);--_av:2.5rem;" +
-      "color:var(--_t);font-family:var(--voxpop-font);font-size:1rem;line-height:1.5;overflow-wrap:anywhere}",
+      "color:var(--_t);background:var(--voxpop-bg);font-family:var(--voxpop-font);font-size:1rem;line-height:1.5;overflow-wrap:anywhere}",
     ".voxpop-dark{" + DARK + "}",
     "@media (prefers-color-scheme:dark){.voxpop-auto{" + DARK + "}}",
     ".voxpop *,.voxpop ::before,.voxpop ::after{box-sizing:border-box}",
@@ -600,7 +607,7 @@
     ".voxpop-comment>*{grid-column:2}",
     ".voxpop-comment>.voxpop-avatar{grid-column:1;grid-row:1/span 4}",
     ".voxpop-avatar{width:var(--_av);height:var(--_av);border-radius:50%;display:grid;place-items:center;background:var(--_m);color:#fff;font-weight:700;font-size:1.05rem}",
-    ".voxpop-deleted .voxpop-avatar{background:var(--_b)}",
+    ".voxpop-anon{background:var(--_s);border:1px dashed var(--_b)}",
     ".voxpop-meta{display:flex;flex-wrap:wrap;align-items:baseline;gap:0 .5rem;font-size:.875rem;color:var(--_m)}",
     ".voxpop-author{font-weight:700;font-size:.9375rem;color:var(--_t)}",
     "a.voxpop-author{text-decoration:underline;text-decoration-color:var(--_b);text-underline-offset:.2em}",
