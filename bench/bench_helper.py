@@ -3,7 +3,9 @@
 
 Copied from the project's shared benchmark harness (shared/bench/bench_helper.py),
 reformatted for the project's ruff settings.  Added: wait-idle (the server finishes
-the requests a previous wrk run left queued before the next run starts).
+the requests a previous wrk run left queued before the next run starts), and
+--db-pid for wait-idle and run-measured: a database server (the process and its
+children), whose CPU is recorded as db_cores instead of being counted as other processes.
 
 Subcommands
   check-free   --host H --port P                 exit 1 if something already listens there
@@ -15,8 +17,11 @@ Subcommands
   parse-wrk    --wrk-out F --out F.jsonl --meta JSON   wrk output -> one JSON record (appended)
   summarise    --in F.jsonl --key K              aggregate reps (median, min-max) into one line
   wait-quiet   --threshold CORES --max-wait S    wait until other load on the machine is low
-  wait-idle    --pgid G --threshold C --max-wait S  wait until the server group is idle
-  run-measured --pgid G --info-out F -- CMD...   run CMD, record CPU of CMD / server group / others
+  wait-idle    --pgid G [--db-pid P] --threshold C --max-wait S
+                                                 wait until the server (and database) is idle
+  run-measured --pgid G [--db-pid P] --info-out F -- CMD...
+                                                 run CMD, record CPU of CMD / server group /
+                                                 database / others
 
 Every network call made here goes to the loopback address that the caller
 passes in, and is refused otherwise (see loopback_only).
@@ -272,6 +277,26 @@ def _grp_cpu(pgid):
     return tot
 
 
+def _tree_cpu(pid):
+    """CPU jiffies of a process, of its reaped children and of its live children: a
+    database server whose children call setsid() (PostgreSQL's backends do), so that
+    they are in no process group of ours."""
+    tot = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(d) == pid:
+                tot += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            elif int(fields[1]) == pid:
+                tot += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return tot
+
+
 def _foreign_loadgens():
     """Load generators (wrk/oha/ab) running right now; ours are never running while we wait."""
     out = []
@@ -292,10 +317,14 @@ def cmd_wait_idle(a):
     requests a finished wrk run left in its queue; measuring before that is done would
     charge them to the next scenario."""
     t_start = time.time()
+
+    def cpu():
+        return _grp_cpu(a.pgid) + sum(map(_tree_cpu, a.db_pid or []))
+
     while True:
-        g0, t0 = _grp_cpu(a.pgid), time.time()
+        g0, t0 = cpu(), time.time()
         time.sleep(0.5)
-        cores = (_grp_cpu(a.pgid) - g0) / HZ / (time.time() - t0)
+        cores = (cpu() - g0) / HZ / (time.time() - t0)
         if cores < a.threshold or time.time() - t_start > a.max_wait:
             break
     print(
@@ -344,19 +373,24 @@ def cmd_run_measured(a):
     import subprocess
 
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    db = a.db_pid or []
     (b0, i0), g0, t0 = _sys_busy(), _grp_cpu(a.pgid), time.time()
+    d0 = sum(map(_tree_cpu, db))
     rc = subprocess.call(a.command[1:] if a.command and a.command[0] == "--" else a.command)
     (b1, i1), g1, t1 = _sys_busy(), _grp_cpu(a.pgid), time.time()
+    d1 = sum(map(_tree_cpu, db))
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = t1 - t0
     load_cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     server_cpu = (g1 - g0) / HZ
+    db_cpu = (d1 - d0) / HZ
     total_cpu = (b1 - b0) / HZ
     info = {
         "wall_s": round(wall, 2),
         "server_cores": round(server_cpu / wall, 2),
         "loadgen_cores": round(load_cpu / wall, 2),
-        "other_cores": round(max(0.0, total_cpu - server_cpu - load_cpu) / wall, 2),
+        "db_cores": round(db_cpu / wall, 2),
+        "other_cores": round(max(0.0, total_cpu - server_cpu - db_cpu - load_cpu) / wall, 2),
         "irq_cores": round((i1 - i0) / HZ / wall, 2),
     }
     with open(a.info_out, "w") as f:
@@ -390,6 +424,7 @@ def cmd_summarise(a):
     if all("other_cores" in r for r in rows):
         cpu = (
             f" server_cores={statistics.median(r['server_cores'] for r in rows):.2f}"
+            f" db_cores={statistics.median(r.get('db_cores', 0) for r in rows):.2f}"
             f" loadgen_cores={statistics.median(r['loadgen_cores'] for r in rows):.2f}"
             f" other_cores_max={max(r['other_cores'] for r in rows):.2f}"
         )
@@ -431,7 +466,8 @@ def cmd_parse_wrk(a):
         f"p99_ms={rec['p99_us'] / 1e3:.2f} n={rec['requests']} non2xx={rec['err_status']} "
         f"errs(c/r/w/t)={rec['err_connect']}/{rec['err_read']}/"
         f"{rec['err_write']}/{rec['err_timeout']} "
-        f"cpu(server/loadgen/other/softirq)={rec.get('server_cores')}/{rec.get('loadgen_cores')}/"
+        f"cpu(server/db/loadgen/other/softirq)={rec.get('server_cores')}/{rec.get('db_cores')}/"
+        f"{rec.get('loadgen_cores')}/"
         f"{rec.get('other_cores')}/{rec.get('irq_cores')}"
         + (f"  REJECTED: other processes used > {a.max_other:.2f} cores" if rejected else ""),
         file=sys.stderr,
@@ -479,6 +515,7 @@ def main():
     s.add_argument("--max-other", type=float, default=None)
     s = sp.add_parser("wait-idle")
     s.add_argument("--pgid", type=int, required=True)
+    s.add_argument("--db-pid", type=int, action="append")
     s.add_argument("--threshold", type=float, default=0.1)
     s.add_argument("--max-wait", type=float, default=60)
     s = sp.add_parser("wait-quiet")
@@ -486,6 +523,7 @@ def main():
     s.add_argument("--max-wait", type=float, default=120)
     s = sp.add_parser("run-measured")
     s.add_argument("--pgid", type=int, required=True)
+    s.add_argument("--db-pid", type=int, action="append")
     s.add_argument("--info-out", required=True)
     s.add_argument("command", nargs=argparse.REMAINDER)
 

@@ -5,8 +5,10 @@
 # Copied from the project's shared benchmark harness (shared/bench/bench_thread_get.sh)
 # and adapted for voxpop's bench/run.  Added: --duration-n (per-thread-size durations, for
 # peers that serve a large thread at a few requests per second) and, before every wrk
-# run, a wait until the server has finished the requests the previous run left queued
-# (--idle-max-wait).  Everything else is as in the shared harness.
+# run and seeding, a wait until the server has finished the requests the previous run
+# left queued (--idle-max-wait); --db-pid (a database server: its CPU is recorded as
+# db_cores, not as other processes); --deadline (a time bound on quiet-waits and
+# retries).  Everything else is as in the shared harness.
 #
 # Usage (all durations bounded; every target is 127.0.0.0/8, ::1 or localhost):
 #   bench_thread_get.sh --name NAME --port PORT --server-cmd 'CMD' [options]
@@ -46,6 +48,11 @@
 #   --idle-max-wait S     before every wrk run, wait until the server group uses < 0.1
 #                         core (it has drained the previous run's queue), at most S s
 #                         (default 90)
+#   --db-pid P            a database server the server uses (PostgreSQL's postmaster):
+#                         its and its children's CPU is recorded as db_cores, not counted
+#                         as other processes, and it too must be idle before a run
+#   --deadline T          after T (epoch seconds) measure at once: no quiet-wait, no
+#                         retries (bounds the whole run on a machine that stays busy)
 #
 # Output: RESULT lines on stdout (per-run detail goes to stderr and results.jsonl):
 #   RESULT name=... scenario=startup ms=MED (MIN-MAX) reps=K
@@ -65,7 +72,7 @@ NAME="" PORT="" SERVER_CMD="" HOST="127.0.0.1" ADAPTER="isso"
 ADAPTER_OPTS=() COMMENTS="0 10 100 1000" CONCURRENCY="1 32" POST_CONC=""
 DURATION=10 DURATION_N="" REPS=3 WARMUP=2 WRK_THREADS=1 WRK_TIMEOUT=30s START_REPS=0
 PRE_START_CMD="" DATA_ROOT="/tmp/bench-data" OUT_DIR="" READY_TIMEOUT=60
-QUIET_THRESHOLD=0.25 QUIET_MAX_WAIT=120 MAX_OTHER=0.3 MAX_RETRIES=3 IDLE_MAX_WAIT=90
+QUIET_THRESHOLD=0.25 QUIET_MAX_WAIT=120 MAX_OTHER=0.3 MAX_RETRIES=3 IDLE_MAX_WAIT=90 DB_PID=() DEADLINE=0
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -94,6 +101,8 @@ while [[ $# -gt 0 ]]; do
     --max-other-cores) MAX_OTHER="$2"; shift 2;;
     --max-retries) MAX_RETRIES="$2"; shift 2;;
     --idle-max-wait) IDLE_MAX_WAIT="$2"; shift 2;;
+    --db-pid) DB_PID+=(--db-pid "$2"); shift 2;;
+    --deadline) DEADLINE="$2"; shift 2;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
@@ -177,20 +186,26 @@ cleanup() { stop_sampler; stop_server; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+wait_idle() { "${HELPER[@]}" wait-idle --pgid "$SERVER_PID" "${DB_PID[@]}" --max-wait "$IDLE_MAX_WAIT"; }
+
 run_wrk() {  # $1 scenario $2 n $3 c $4 lua $5 rep(0 = warm-up) $6 seconds
-  local scen="$1" n="$2" c="$3" lua="$4" rep="$5" secs="$6" t attempt rc
+  local scen="$1" n="$2" c="$3" lua="$4" rep="$5" secs="$6" t attempt rc final
   t=$(( WRK_THREADS < c ? WRK_THREADS : c ))
   local out="$OUT_DIR/wrk-$scen-n$n-c$c-r$rep.txt" cpu="$OUT_DIR/cpu-$scen-n$n-c$c-r$rep.json"
   for (( attempt = 0; attempt <= MAX_RETRIES; attempt++ )); do
-    log "$scen n=$n c=$c rep=$rep try=$attempt $("${HELPER[@]}" wait-idle --pgid "$SERVER_PID" --max-wait "$IDLE_MAX_WAIT")"
-    if (( rep > 0 )); then
+    log "$scen n=$n c=$c rep=$rep try=$attempt $(wait_idle)"
+    final=0; (( attempt < MAX_RETRIES )) || final=1
+    if (( DEADLINE > 0 && $(date +%s) > DEADLINE )); then
+      final=1
+      if (( rep > 0 )); then log "$scen n=$n c=$c rep=$rep: past --deadline, no quiet-wait, no retry"; fi
+    elif (( rep > 0 )); then
       log "$scen n=$n c=$c rep=$rep try=$attempt quiet-wait: $("${HELPER[@]}" wait-quiet --threshold "$QUIET_THRESHOLD" --max-wait "$QUIET_MAX_WAIT")"
     fi
-    "${HELPER[@]}" run-measured --pgid "$SERVER_PID" --info-out "$cpu" -- timeout $(( secs + ${WRK_TIMEOUT%s} + 15 )) \
+    "${HELPER[@]}" run-measured --pgid "$SERVER_PID" "${DB_PID[@]}" --info-out "$cpu" -- timeout $(( secs + ${WRK_TIMEOUT%s} + 15 )) \
       wrk -t "$t" -c "$c" -d "${secs}s" --timeout "$WRK_TIMEOUT" --latency -s "$lua" "$BASE" >"$out" 2>&1 || {
         log "wrk failed ($scen n=$n c=$c rep=$rep)"; cat "$out" >&2; return 1; }
     (( rep > 0 )) || return 0
-    local maxo="$MAX_OTHER"; (( attempt < MAX_RETRIES )) || maxo=999
+    local maxo="$MAX_OTHER"; (( final == 0 )) || maxo=999
     rc=0
     "${HELPER[@]}" parse-wrk --wrk-out "$out" --out "$RESULTS" --cpu-info "$cpu" --max-other "$maxo" \
       --meta "{\"key\":\"name=$NAME scenario=$scen n=$n c=$c\",\"rep\":$rep,\"try\":$attempt,\"duration_s\":$secs}" || rc=$?
@@ -218,6 +233,7 @@ SAMPLER_PID=$!
 for n in $COMMENTS; do
   uri="/bench/thread-n$n"
   if (( n > 0 )); then
+    log "before seeding: $(wait_idle)"
     seedinfo="$(timeout 1800 "${HELPER[@]}" seed --adapter "$ADAPTER" --base "$BASE" --uri "$uri" --n "$n" "${ADAPTER_OPTS[@]}")"
     log "seeded $uri: $seedinfo"
   fi
@@ -235,6 +251,7 @@ done
 
 if [[ -n "$POST_CONC" ]]; then
   uri="/bench/post-target"
+  log "before seeding: $(wait_idle)"
   timeout 600 "${HELPER[@]}" seed --adapter "$ADAPTER" --base "$BASE" --uri "$uri" --n 1 "${ADAPTER_OPTS[@]}" >/dev/null
   lua="$OUT_DIR/post.lua"
   "${HELPER[@]}" wrk-lua --adapter "$ADAPTER" --kind post --base "$BASE" --uri "$uri" --out "$lua" "${ADAPTER_OPTS[@]}"

@@ -80,6 +80,7 @@ def summary(rows):
         if any(r["requests"] for r in rows)
         else 0,
         "cores": statistics.median(r.get("server_cores", 0) for r in rows),
+        "db_cores": statistics.median(r.get("db_cores", 0) for r in rows),
         "reps": len(rows),
     }
 
@@ -151,7 +152,7 @@ def main():
                 f"{ms(s['p99'])} ({ms(s['p99_max'])})",
                 ratio,
                 f"{s['bytes'] / 1024:.1f}",
-                f"{s['cores']:.2f}",
+                f"{s['cores']:.2f}" + (f" + {s['db_cores']:.2f} db" if s["db_cores"] else ""),
                 str(s["errors"]),
                 target,
                 result,

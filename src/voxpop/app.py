@@ -70,8 +70,10 @@ def create_app(
     app.include_router(static_files.router())
     app.include_router(pages.Pages().router)
 
-    schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
+    schema = api.openapi_document(
+        get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
     )
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -34,13 +34,23 @@ JSON = "application/json"
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    out: dict[int | str, dict[str, Any]] = {}
-    for code in codes:
-        out[code] = {
-            "model": Problem,
-            "content": {PROBLEM: {"schema": Problem.model_json_schema()}},
-        }
-    return out
+    return {code: {"model": Problem, "description": "a problem"} for code in codes}
+
+
+def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every documented error what it really is: problem+json with our Problem shape."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.startswith(("4", "5")):
+                    response["content"] = {PROBLEM: {"schema": problem_ref}}
+                    response.setdefault("description", "a problem")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["Problem"] = Problem.model_json_schema()
+    return schema
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -49,7 +59,15 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 router = APIRouter(prefix="/api/v1")
 
-Uri = Annotated[str, Query(min_length=1, max_length=1024, description="the article's path")]
+Uri = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[^\s\x00-\x1f\x7f]+$",
+        description="the article's path (or URL)",
+    ),
+]
 CommentId = Annotated[int, Path(ge=1, le=2**53, description="a comment's id")]
 SiteQ = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 

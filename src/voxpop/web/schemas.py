@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 _IN = ConfigDict(strict=True, extra="ignore")
 
@@ -36,7 +36,7 @@ class AnchorIn(BaseModel):
 
 class CommentIn(BaseModel):
     model_config = _IN
-    uri: Annotated[str, Field(min_length=1, max_length=1024)]
+    uri: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
     body: Annotated[str, Field(min_length=1, max_length=100_000)]
     site: SiteName = "default"
     parent_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
@@ -55,7 +55,7 @@ class CommentPatch(BaseModel):
 
 class VoteIn(BaseModel):
     model_config = _IN
-    value: Literal[-1, 0, 1]
+    value: Annotated[StrictInt, Field(ge=-1, le=1, description="1 up, -1 down, 0 withdraw")]
 
 
 class ModerateIn(BaseModel):

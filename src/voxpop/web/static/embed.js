@@ -108,7 +108,7 @@
     if (s < 45) return t("just_now");
     if (s > 30 * 86400) return dates.format(d);
     var u = s < 3600 ? ["minute", 60] : s < 86400 ? ["hour", 3600] : s < 604800 ? ["day", 86400] : ["week", 604800];
-    return relative.format(-Math.max(1, Math.round(s / u[1])), u[0]);
+    return relative.format(-Math.max(1, Math.floor(s / u[1])), u[0]);
   }
 
   /* ---- DOM helpers ---- */
@@ -199,7 +199,7 @@
   /* ---- state ---- */
 
   var root, ui = {}, S = {}, total = 0, cursor = null, loadSeq = 0;
-  var mine = { votes: {}, editable: {} }, until = {}, ownIds = {};
+  var mine = { votes: {}, editable: {}, window: 900 }, until = {}, ownIds = {};
 
   function isOwn(id) { return id in bodies || id in mine.editable || id in ownIds; }
   function canChange(id) { return until[id] > Date.now(); }
@@ -295,6 +295,7 @@
     } else {
       [1, -1].forEach(function (value) {
         var b = button("vote", "", { "data-value": value, class: "voxpop-btn voxpop-vote " + (value > 0 ? "voxpop-up" : "voxpop-down") });
+        b.innerHTML = ARROW;
         box.append(b);
       });
     }
@@ -309,10 +310,8 @@
     (box || st.act).querySelectorAll(".voxpop-vote").forEach(function (b) {
       var up = b.getAttribute("data-value") === "1", n = up ? v.up : v.down;
       b.setAttribute("aria-pressed", String(my === (up ? 1 : -1)));
-      // "Upvote (3)": the visible count is part of the accessible name
-      var parts = t(up ? "upvote" : "downvote", { count: "\n" }).split("\n");
-      b.innerHTML = ARROW;
-      b.append(h("span", { class: "voxpop-sr", text: parts[0] }), numbers.format(n), h("span", { class: "voxpop-sr", text: parts[1] }));
+      b.setAttribute("aria-label", t(up ? "upvote" : "downvote", { count: numbers.format(n) }));
+      b.setAttribute("data-count", numbers.format(n)); // shown by CSS, so the name is the label alone
     });
   }
 
@@ -375,6 +374,7 @@
         request = api("PATCH", "comments/" + st.c.id, null, { body: body }).then(function (c) {
           remember(st.c.id, body);
           Object.assign(st.c, c, { replies: st.c.replies });
+          closeForm(st, false);
           fill(st);
           focus(st.art);
           announce(t("updated"));
@@ -413,9 +413,10 @@
   }
 
   function openForm(st, kind, trigger) {
-    if (st.form) return focus(st.form.elements.body);
-    Object.keys(S).forEach(function (id) { if (S[id].form && S[id] !== st) closeForm(S[id], false); });
+    if (st.form && st.kind === kind) return focus(st.form.elements.body);
+    Object.keys(S).forEach(function (id) { closeForm(S[id], false); }); // one open form at a time
     st.form = makeForm(kind, st);
+    st.kind = kind;
     st.trigger = trigger;
     trigger.setAttribute("aria-expanded", "true");
     if (kind === "edit") st.body.hidden = true;
@@ -501,7 +502,7 @@
     showError(ui.foot, null);
     if (!more) {
       ui.list.setAttribute("aria-busy", "true");
-      ui.loading.hidden = false;
+      ui.loading.hidden = ui.list.children.length > 0; // a reload keeps the old list until the new one is in
       ui.more.hidden = true;
     }
     return Promise.all([
@@ -513,13 +514,14 @@
       if (me) {
         mine.votes = me.votes || {};
         mine.editable = {};
+        mine.window = me.edit_window || 900;
         (me.editable || []).forEach(function (id) { mine.editable[id] = 1; });
       }
       if (!more) { ui.list.textContent = ""; S = {}; }
       var added = page.items.map(function (c) {
         walk(c, function (x) {
           if (x.id in mine.editable && !(x.id in until)) {
-            until[x.id] = Math.max(Date.parse(x.created_at) + (me.edit_window || 900) * 1000, Date.now() + 30000);
+            until[x.id] = Math.max(Date.parse(x.created_at) + mine.window * 1000, Date.now() + 30000);
           }
         });
         return ui.list.appendChild(renderComment(c, 0));
@@ -600,6 +602,7 @@
     ".voxpop-secondary{border-color:var(--_b);color:var(--_t);min-height:2.5rem;padding:.5rem 1rem;font-size:1rem}",
     ".voxpop-vote[aria-pressed=true]{color:var(--_a);background:var(--_s);border-color:var(--_b)}",
     ".voxpop-down svg{transform:rotate(180deg)}",
+    ".voxpop-vote::after{content:attr(data-count)}",
     ".voxpop-list{list-style:none;margin:0;padding:0}",
     ".voxpop-list>.voxpop-item{margin:0;padding:0}",
     ".voxpop-thread>.voxpop-item+.voxpop-item{border-top:1px solid var(--_b)}",
@@ -609,6 +612,7 @@
     ".voxpop-avatar{width:var(--_av);height:var(--_av);border-radius:50%;display:grid;place-items:center;background:var(--_m);color:#fff;font-weight:700;font-size:1.05rem}",
     ".voxpop-anon{background:var(--_s);border:1px dashed var(--_b)}",
     ".voxpop-meta{display:flex;flex-wrap:wrap;align-items:baseline;gap:0 .5rem;font-size:.875rem;color:var(--_m)}",
+    ".voxpop-meta>a{min-height:1.5rem}",
     ".voxpop-author{font-weight:700;font-size:.9375rem;color:var(--_t)}",
     "a.voxpop-author{text-decoration:underline;text-decoration-color:var(--_b);text-underline-offset:.2em}",
     ".voxpop-time{color:inherit;text-decoration:none}",
@@ -619,7 +623,7 @@
     ".voxpop-body p,.voxpop-body ul,.voxpop-body ol,.voxpop-body pre,.voxpop-body blockquote{margin:0 0 .625rem}",
     ".voxpop-body a{color:var(--_a);text-decoration:underline}",
     ".voxpop-body blockquote{padding-left:.75rem;border-left:3px solid var(--_b);color:var(--_m)}",
-    ".voxpop-body pre{padding:.5rem .75rem;overflow-x:auto;background:var(--_s);border-radius:calc(var(--_r)*.75)}",
+    ".voxpop-body pre{padding:.5rem .75rem;white-space:pre-wrap;background:var(--_s);border-radius:calc(var(--_r)*.75)}",
     ".voxpop-body code{font-size:.9em}",
     ".voxpop-deleted .voxpop-body{font-style:italic;color:var(--_m);align-self:center}",
     ".voxpop-pending{padding:.875rem .75rem .5rem;background:var(--_s)}",
@@ -636,7 +640,7 @@
     "@keyframes voxpop-flash{from{background:var(--_s)}}",
     ".voxpop-new{animation:voxpop-flash 2.5s ease-out}",
     "@media (prefers-reduced-motion:reduce){.voxpop-new{animation:none}}",
-    "@media (max-width:30rem){.voxpop{--_av:2rem}.voxpop-replies{margin-left:.25rem;padding-left:.625rem}.voxpop-comment{column-gap:.5rem}.voxpop-form{padding:.75rem}}"
+    "@media (max-width:30rem){.voxpop{--_av:2rem}.voxpop-replies{margin-left:.25rem;padding-left:.625rem}.voxpop-comment{column-gap:.5rem}.voxpop-form{padding:.75rem}.voxpop-comment>.voxpop-slot{grid-column:1/-1}}"
   ].join("\n");
 
   /* ---- the widget ---- */
@@ -654,7 +658,7 @@
     root.classList.add("voxpop", "voxpop-" + theme);
     root.lang = lang;
 
-    ui.count = h("span", { class: "voxpop-count", "aria-live": "polite", "aria-atomic": "true", text: t("loading") });
+    ui.count = h("span", { class: "voxpop-count", "aria-live": "polite", "aria-atomic": "true", text: t("title") });
     ui.heading = h("h2", { class: "voxpop-heading", id: "voxpop-heading" }, [ui.count]);
     var sortId = uid();
     ui.sort = h("select", { id: sortId, class: "voxpop-sort-select", name: "sort" }, ["best", "new", "old"].map(function (s) {
@@ -692,7 +696,8 @@
       else if (act === "retry") loadThread(!!cursor && ui.list.children.length > 0);
       else if (!st) return;
       else if (act === "vote") vote(st, +b.getAttribute("data-value"));
-      else if (act === "reply") st.form ? closeForm(st, true) : openForm(st, "reply", b);
+      else if (act === "reply" && st.kind === "reply" && st.form) closeForm(st, true);
+      else if (act === "reply") openForm(st, "reply", b);
       else if (act === "edit") openForm(st, "edit", b);
       else if (act === "delete") remove(st);
       else if (act === "cancel") closeForm(st, true);
