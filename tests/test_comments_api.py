@@ -168,6 +168,19 @@ def test_someone_else_cannot_edit_or_delete(client: TestClient) -> None:
     assert client.delete(f"/api/v1/comments/{c['id']}").status_code == 401
 
 
+def test_deleted_comments_do_not_shorten_a_page(client: TestClient) -> None:
+    made = [post(client, body=f"c{i}").json() for i in range(6)]
+    for c in made[:3]:
+        client.delete(
+            f"/api/v1/comments/{c['id']}", headers={"Authorization": f"Bearer {c['reader_token']}"}
+        )
+    data = client.get(
+        "/api/v1/comments", params={"uri": "/story", "limit": 3, "sort": "old"}
+    ).json()
+    assert [c["id"] for c in data["items"]] == [c["id"] for c in made[3:]]
+    assert data["next_cursor"] is None
+
+
 def test_delete_keeps_replies_under_a_placeholder(client: TestClient) -> None:
     parent = post(client, body="parent", author_name="Bo").json()
     post(client, body="child", parent_id=parent["id"])
@@ -244,7 +257,10 @@ def test_me_lists_own_votes_and_editable_comments(client: TestClient) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     client.put(f"/api/v1/comments/{other['id']}/vote", json={"value": -1}, headers=auth)
     me = client.get("/api/v1/me", params={"uri": "/story"}, headers=auth).json()
-    assert me == {"votes": {str(other["id"]): -1}, "editable": [mine["id"]], "edit_window": 900}
+    assert me["votes"] == {str(other["id"]): -1}
+    assert me["editable"] == [mine["id"]]
+    assert me["editable_until"] == {str(mine["id"]): mine["editable_until"]}
+    assert me["edit_window"] == 900
     client.clock.advance(minutes=20)  # type: ignore[attr-defined]
     assert client.get("/api/v1/me", params={"uri": "/story"}, headers=auth).json()["editable"] == []
     assert client.get("/api/v1/me", params={"uri": "/story"}).json()["votes"] == {}

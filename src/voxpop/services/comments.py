@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -331,19 +331,27 @@ def _assemble(tops: list[Comment], below: list[Comment]) -> list[Comment]:
     return [c for c in tops if not c.is_deleted or c.replies]
 
 
-def mine(ctx: Context, site: Site, actor: Actor, uri: str) -> tuple[dict[int, int], list[int]]:
-    """The reader's votes on an article and their comments they may still change."""
+def mine(
+    ctx: Context, site: Site, actor: Actor, uri: str
+) -> tuple[dict[int, int], dict[int, datetime]]:
+    """The reader's votes on an article, and their comments they may still change with
+    the moment each stops being changeable."""
     if actor.reader_id is None:
-        return {}, []
+        return {}, {}
     path = inputs.uri(uri)
     since = ctx.clock().timestamp() - ctx.settings.edit_window
     with ctx.db.read() as conn:
         article = article_store.get(conn, site.id, path)
         if article is None:
-            return {}, []
+            return {}, {}
         own = comment_store.by_reader(conn, article.id, actor.reader_id)
         votes = vote_store.mine(conn, actor.reader_id, article.id)
-    editable = [c.id for c in own if c.created_at.timestamp() >= since and not c.is_deleted]
+    window = timedelta(seconds=ctx.settings.edit_window)
+    editable = {
+        c.id: c.created_at + window
+        for c in own
+        if c.created_at.timestamp() >= since and not c.is_deleted
+    }
     return votes, editable
 
 

@@ -99,8 +99,21 @@ def top_level(
 ) -> list[Comment]:
     """Up to ``limit`` listed top-level comments after the keyset position ``after``."""
     c = comments.c
+    reply = comments.alias("reply")
+    # A deleted comment is listed (as a placeholder) only while replies hang below it,
+    # decided here so that a page is never short of ``limit`` visible comments.
+    has_replies = (
+        sa.exists()
+        .where(reply.c.root_id == c.id, reply.c.status == CommentStatus.APPROVED.value)
+        .correlate(comments)
+    )
     stmt = sa.select(*_COLS).where(
-        c.article_id == article_id, c.root_id.is_(None), c.status.in_(LISTED)
+        c.article_id == article_id,
+        c.root_id.is_(None),
+        sa.or_(
+            c.status == CommentStatus.APPROVED.value,
+            sa.and_(c.status == CommentStatus.DELETED.value, has_replies),
+        ),
     )
     if filter_ is Filter.FEEDBACK:
         stmt = stmt.where(c.anchor.is_not(None))

@@ -190,7 +190,8 @@ def me(request: Request, uri: Uri, site: SiteQ = "default") -> Response:
     return json_response(
         {
             "votes": {str(k): v for k, v in votes.items()},
-            "editable": editable,
+            "editable": sorted(editable),
+            "editable_until": {str(k): serialize.iso(v) for k, v in editable.items()},
             "edit_window": ctx.settings.edit_window,
         },
         headers={"Cache-Control": "private, no-store"},

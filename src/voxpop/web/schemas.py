@@ -115,6 +115,7 @@ class TallyOut(BaseModel):
 class MeOut(BaseModel):
     votes: dict[str, int]
     editable: list[int]
+    editable_until: dict[str, str]
     edit_window: int
 
 
