@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop.model import Article
 from voxpop.store.schema import articles, comments
+from voxpop.store.upsert import insert_ignore
 
 _COLS = (
     articles.c.id,
@@ -61,12 +62,12 @@ def get_or_create(conn: Connection, site_id: int, uri: str, title: str) -> Artic
         if title and not found.title:
             conn.execute(sa.update(articles).where(articles.c.id == found.id).values(title=title))
         return found
-    row = conn.execute(
-        sa.insert(articles)
-        .values(site_id=site_id, uri=uri, title=title, created_at=datetime.now(UTC))
-        .returning(*_COLS)
-    ).one()
-    return _article(row)
+    insert_ignore(
+        conn, articles, site_id=site_id, uri=uri, title=title, created_at=datetime.now(UTC)
+    )
+    created = get(conn, site_id, uri)
+    assert created is not None
+    return created
 
 
 def touch(conn: Connection, article_id: int, count_delta: int = 0) -> None:

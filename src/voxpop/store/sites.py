@@ -8,18 +8,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from voxpop.store.schema import sites
+from voxpop.store.upsert import insert_ignore
 
 
 def ensure(conn: Connection, names: list[str]) -> dict[str, int]:
     """Create missing site rows; return name → id for all of ``names``."""
-    rows = conn.execute(sa.select(sites.c.name, sites.c.id)).all()
-    have: dict[str, int] = {str(r.name): int(r.id) for r in rows}
     now = datetime.now(UTC)
     for name in names:
-        if name not in have:
-            have[name] = int(
-                conn.execute(
-                    sa.insert(sites).values(name=name, created_at=now).returning(sites.c.id)
-                ).scalar_one()
-            )
+        insert_ignore(conn, sites, name=name, created_at=now)
+    rows = conn.execute(sa.select(sites.c.name, sites.c.id)).all()
+    have: dict[str, int] = {str(r.name): int(r.id) for r in rows}
     return {n: have[n] for n in names}
