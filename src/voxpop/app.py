@@ -18,6 +18,7 @@ from voxpop.store import migrate
 from voxpop.store.db import Database
 from voxpop.web import api, pages, problems, static_files
 from voxpop.web.cache import ThreadCache
+from voxpop.web.fastpath import CachedThreads
 from voxpop.web.middleware import CORS, BodyLimit, SecurityHeaders, page_csp
 
 log = logging.getLogger("voxpop")
@@ -81,6 +82,7 @@ def create_app(
         return api.json_response(schema)
 
     frame_ancestors = sorted({o for s in settings.sites for o in s.origins})
+    app.add_middleware(CachedThreads, ctx=ctx, cache=app.state.thread_cache)
     app.add_middleware(
         SecurityHeaders,
         page_policy=page_csp(frame_ancestors),

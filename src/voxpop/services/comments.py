@@ -367,10 +367,14 @@ def summaries(ctx: Context, site: Site, uris: list[str]) -> list[ArticleSummary]
 
 
 def version(ctx: Context, site: Site, uri: str) -> int | None:
-    """The article's version (None if unknown): what a cached thread is checked against."""
-    path = inputs.uri(uri)
-    with ctx.db.read() as conn:
-        return article_store.version(conn, site.id, path)
+    """The article's version (None if unknown): what a cached thread is checked against.
+    On SQLite it is cheap enough to ask from the event loop (``versions_inline``)."""
+    assert ctx.versions is not None
+    return ctx.versions.get(site.id, inputs.uri(uri))
+
+
+def versions_inline(ctx: Context) -> bool:
+    return ctx.versions is not None and ctx.versions.inline
 
 
 def ping(ctx: Context) -> None:

@@ -12,6 +12,7 @@ from voxpop.services.ratelimit import Limiter, MemoryLimiter, NoLimiter
 from voxpop.settings import Settings
 from voxpop.store import sites as site_store
 from voxpop.store.db import Database
+from voxpop.store.versions import VersionReader
 
 
 def _now() -> datetime:
@@ -25,6 +26,11 @@ class Context:
     limiter: Limiter
     sites: dict[str, Site] = field(default_factory=dict)
     clock: Callable[[], datetime] = _now
+    versions: VersionReader | None = None
+
+    def __post_init__(self) -> None:
+        if self.versions is None:
+            self.versions = VersionReader(self.db)
 
     def site(self, name: str) -> Site:
         site = self.sites.get(name)

@@ -24,6 +24,23 @@ _COLS = (
 )
 
 
+# Statements on hot paths are built once: SQLAlchemy then reuses their compiled form.
+_GET = sa.select(*_COLS).where(
+    articles.c.site_id == sa.bindparam("site_id"), articles.c.uri == sa.bindparam("uri")
+)
+_VERSION = sa.select(articles.c.version).where(
+    articles.c.site_id == sa.bindparam("site_id"), articles.c.uri == sa.bindparam("uri")
+)
+_TOUCH = (
+    sa.update(articles)
+    .where(articles.c.id == sa.bindparam("article_id"))
+    .values(
+        version=articles.c.version + 1,
+        comment_count=articles.c.comment_count + sa.bindparam("delta", type_=sa.Integer),
+    )
+)
+
+
 def _article(row: Any) -> Article:
     return Article(
         id=row.id,
@@ -37,9 +54,7 @@ def _article(row: Any) -> Article:
 
 
 def get(conn: Connection, site_id: int, uri: str) -> Article | None:
-    row = conn.execute(
-        sa.select(*_COLS).where(articles.c.site_id == site_id, articles.c.uri == uri)
-    ).first()
+    row = conn.execute(_GET, {"site_id": site_id, "uri": uri}).first()
     return _article(row) if row else None
 
 
@@ -50,9 +65,7 @@ def get_by_id(conn: Connection, article_id: int) -> Article | None:
 
 def version(conn: Connection, site_id: int, uri: str) -> int | None:
     """The article's version alone: the cheap check in front of a cached thread."""
-    value = conn.execute(
-        sa.select(articles.c.version).where(articles.c.site_id == site_id, articles.c.uri == uri)
-    ).scalar()
+    value = conn.execute(_VERSION, {"site_id": site_id, "uri": uri}).scalar()
     return None if value is None else int(value)
 
 
@@ -72,10 +85,7 @@ def get_or_create(conn: Connection, site_id: int, uri: str, title: str) -> Artic
 
 def touch(conn: Connection, article_id: int, count_delta: int = 0) -> None:
     """Bump the version (and the visible-comment count) in the writer's transaction."""
-    values: dict[str, Any] = {"version": articles.c.version + 1}
-    if count_delta:
-        values["comment_count"] = articles.c.comment_count + count_delta
-    conn.execute(sa.update(articles).where(articles.c.id == article_id).values(**values))
+    conn.execute(_TOUCH, {"article_id": article_id, "delta": count_delta})
 
 
 def counts(conn: Connection, site_id: int, uris: Sequence[str]) -> dict[str, tuple[int, int]]:

@@ -52,21 +52,37 @@ def _comment(row: Any) -> Comment:
     )
 
 
+# Statements on hot paths are built once: SQLAlchemy then reuses their compiled form.
+_INSERT = sa.insert(comments).returning(*_COLS)
+_GET = sa.select(*_COLS).where(comments.c.id == sa.bindparam("id"))
+_GET_FOR_UPDATE = _GET.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite ignores it
+_ADD_VOTES = (
+    sa.update(comments)
+    .where(comments.c.id == sa.bindparam("b_id"))
+    .values(
+        up=comments.c.up + sa.bindparam("d_up", type_=sa.Integer),
+        down=comments.c.down + sa.bindparam("d_down", type_=sa.Integer),
+    )
+    .returning(comments.c.up, comments.c.down)
+)
+_SET_SCORE = (
+    sa.update(comments)
+    .where(comments.c.id == sa.bindparam("b_id"))
+    .values(score=sa.bindparam("score", type_=sa.Float))
+)
+
+
 def insert(conn: Connection, **values: Any) -> Comment:
-    row = conn.execute(sa.insert(comments).values(**values).returning(*_COLS)).one()
-    return _comment(row)
+    return _comment(conn.execute(_INSERT, values).one())
 
 
 def get(conn: Connection, comment_id: int) -> Comment | None:
-    row = conn.execute(sa.select(*_COLS).where(comments.c.id == comment_id)).first()
+    row = conn.execute(_GET, {"id": comment_id}).first()
     return _comment(row) if row else None
 
 
 def get_for_update(conn: Connection, comment_id: int) -> Comment | None:
-    stmt = sa.select(*_COLS).where(comments.c.id == comment_id)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    row = conn.execute(_GET_FOR_UPDATE, {"id": comment_id}).first()
     return _comment(row) if row else None
 
 
@@ -76,17 +92,12 @@ def update(conn: Connection, comment_id: int, **values: Any) -> None:
 
 def add_votes(conn: Connection, comment_id: int, up: int, down: int) -> tuple[int, int]:
     """Change the counters atomically (no lost update); return the new (up, down)."""
-    row = conn.execute(
-        sa.update(comments)
-        .where(comments.c.id == comment_id)
-        .values(up=comments.c.up + up, down=comments.c.down + down)
-        .returning(comments.c.up, comments.c.down)
-    ).one()
+    row = conn.execute(_ADD_VOTES, {"b_id": comment_id, "d_up": up, "d_down": down}).one()
     return int(row.up), int(row.down)
 
 
 def set_score(conn: Connection, comment_id: int, score: float) -> None:
-    conn.execute(sa.update(comments).where(comments.c.id == comment_id).values(score=score))
+    conn.execute(_SET_SCORE, {"b_id": comment_id, "score": score})
 
 
 def top_level(

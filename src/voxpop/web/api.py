@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from voxpop.model import Filter, Sort
 from voxpop.services import comments as comment_service
 from voxpop.services.identity import reader_token
-from voxpop.web import serialize
-from voxpop.web.cache import Entry, ThreadCache
+from voxpop.web import body, serialize
+from voxpop.web.cache import Entry, ThreadCache, thread_key
 from voxpop.web.deps import actor, context
 from voxpop.web.problems import PROBLEM
 from voxpop.web.schemas import (
@@ -49,7 +50,10 @@ def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    components["Problem"] = Problem.model_json_schema()
+    for model in (Problem, CommentIn, VoteIn):
+        document = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(document.pop("$defs", {}))
+        components[model.__name__] = document
     return schema
 
 
@@ -90,7 +94,7 @@ def list_comments(
     ctx = context(request)
     target = ctx.site(site)
     cache: ThreadCache = request.app.state.thread_cache
-    key = (target.id, uri, sort, filter, limit, cursor)
+    key = thread_key(target.id, uri, sort, filter, limit, cursor)
     current = comment_service.version(ctx, target, uri)
     entry = cache.get(key, current) if current is not None else None
     if entry is None:
@@ -112,8 +116,10 @@ def list_comments(
     response_model=PostedOut,
     responses=_errors(400, 401, 403, 404, 409, 413, 415, 422, 429),
     summary="Post a comment or a reply",
+    openapi_extra=body.documented(CommentIn),
 )
-def post_comment(request: Request, payload: CommentIn) -> Response:
+async def post_comment(request: Request) -> Response:
+    payload = await body.parse(request, CommentIn)
     ctx = context(request)
     site = ctx.site(payload.site)
     ctx.check_origin(site, request.headers.get("origin"))
@@ -129,7 +135,7 @@ def post_comment(request: Request, payload: CommentIn) -> Response:
         anchor=payload.anchor.model_dump() if payload.anchor else None,
         notify=payload.notify,
     )
-    posted = comment_service.post(ctx, site, who, new)
+    posted = await run_in_threadpool(comment_service.post, ctx, site, who, new)
     data = serialize.comment(posted.comment)
     data["depth"] = 0 if posted.comment.parent_id is None else 1
     data["reader_token"] = reader_token(ctx.settings.secret_key, posted.reader_id)
@@ -168,6 +174,7 @@ def delete_comment(request: Request, comment_id: CommentId) -> Response:
     response_model=TallyOut,
     responses=_errors(400, 401, 403, 404, 413, 415, 422, 429),
     summary="Vote a comment up or down, or withdraw the vote",
+    openapi_extra=body.documented(VoteIn),
 )
 def vote_comment(request: Request, comment_id: CommentId, payload: VoteIn) -> Response:
     ctx = context(request)

@@ -13,6 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def thread_key(
+    site_id: int, uri: str, sort: Any, filter_: Any, limit: int, cursor: str | None
+) -> tuple[Any, ...]:
+    """The cache key of one page of a thread, as requested."""
+    return (site_id, uri, str(sort), str(filter_), limit, cursor or None)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     version: int
