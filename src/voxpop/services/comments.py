@@ -216,6 +216,8 @@ def vote(ctx: Context, actor: Actor, comment_id: int, value: int) -> tuple[VoteT
     if value not in (-1, 0, 1):
         raise errors.ValidationFailed("value must be -1, 0 or 1", field="value")
     ctx.limiter.hit("vote:" + actor.key, ctx.settings.vote_rate)
+    if actor.reader_id is not None:
+        ctx.limiter.hit("vote:a" + actor.address, ctx.settings.vote_rate)
     with ctx.db.write() as conn:
         comment = comment_store.get_for_update(conn, comment_id)
         if comment is None or comment.status is not CommentStatus.APPROVED:
