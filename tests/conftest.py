@@ -167,3 +167,8 @@ def post(client: TestClient, token: str | None = None, **body: Any) -> Any:
 def rows(database: Database, sql: str) -> list[Any]:
     with database.engine.connect() as conn:
         return list(conn.execute(sa.text(sql)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: sync Playwright leaves an event loop in the main thread."""
+    items.sort(key=lambda item: "/e2e/" in str(item.fspath))

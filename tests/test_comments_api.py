@@ -340,6 +340,9 @@ def test_auto_moderation_holds_link_heavy_comments(client: TestClient) -> None:
     spammy = "buy https://a.example https://b.example https://c.example"
     assert post(client, body=spammy).json()["status"] == "pending"
     assert post(client, body="see https://a.example").json()["status"] == "approved"
+    # A Markdown link is one link, not two.
+    two = "[a](https://a.example) and [b](https://b.example)"
+    assert post(client, body=two).json()["status"] == "approved"
 
 
 def test_sites_are_separate(make_client: Any, tmp_path: Any) -> None:

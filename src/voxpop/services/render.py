@@ -32,7 +32,7 @@ def _only_absolute_links(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-_LINK = re.compile(r"https?://|mailto:|\]\(", re.IGNORECASE)
+_LINK = re.compile(r"https?://|mailto:", re.IGNORECASE)
 
 
 def render(body: str) -> str:
