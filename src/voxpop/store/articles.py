@@ -58,11 +58,6 @@ def get(conn: Connection, site_id: int, uri: str) -> Article | None:
     return _article(row) if row else None
 
 
-def get_by_id(conn: Connection, article_id: int) -> Article | None:
-    row = conn.execute(sa.select(*_COLS).where(articles.c.id == article_id)).first()
-    return _article(row) if row else None
-
-
 def version(conn: Connection, site_id: int, uri: str) -> int | None:
     """The article's version alone: the cheap check in front of a cached thread."""
     value = conn.execute(_VERSION, {"site_id": site_id, "uri": uri}).scalar()
