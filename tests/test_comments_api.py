@@ -367,3 +367,23 @@ def test_addresses_are_stored_only_as_salted_hashes(client: TestClient) -> None:
     assert "testclient" not in stored[0][0] and "127.0.0.1" not in stored[0][0]
     all_text = str(rows(client.database, "SELECT * FROM comments"))  # type: ignore[attr-defined]
     assert "testclient" not in all_text
+
+
+def test_a_comment_can_be_fetched_at_its_location(make_client: Any) -> None:
+    client = make_client(moderation="pre")
+    held = post(client, body="held").json()
+    location = f"/api/v1/comments/{held['id']}"
+    assert client.get(location).status_code == 404
+    mine = client.get(location, headers={"Authorization": f"Bearer {held['reader_token']}"})
+    assert mine.status_code == 200
+    assert mine.json()["status"] == "pending"
+    approved = client.post(
+        f"/api/v1/admin/comments/{held['id']}/moderate",
+        json={"action": "approve"},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert approved.status_code == 200
+    public = client.get(location)
+    assert public.status_code == 200
+    assert public.json()["html"] == "<p>held</p>"
+    assert client.get("/api/v1/comments/999999").json()["code"] == "unknown_comment"

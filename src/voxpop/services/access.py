@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from voxpop.errors import EditWindowClosed, NotModerator, NotOwner, Unauthorized
-from voxpop.model import Comment
+from voxpop.model import Comment, CommentStatus
 from voxpop.services.identity import Actor
 
 
@@ -27,3 +27,11 @@ def check_can_change(actor: Actor, comment: Comment, now: datetime, window: int)
         raise NotOwner()
     if (now - comment.created_at).total_seconds() > window:
         raise EditWindowClosed(f"Comments can be changed for {window // 60} minutes after posting")
+
+
+def can_see(actor: Actor, comment: Comment) -> bool:
+    if comment.status in (CommentStatus.APPROVED, CommentStatus.DELETED):
+        return True
+    if actor.moderator:
+        return True
+    return actor.reader_id is not None and actor.reader_id == comment.reader_id

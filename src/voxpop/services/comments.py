@@ -135,6 +135,16 @@ def _anchor(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"selector": selectors, "state": "anchored", "original": {"selector": selectors}}
 
 
+def get(ctx: Context, actor: Actor, comment_id: int) -> Comment:
+    """One comment: approved or deleted ones for anyone, held ones for their author and
+    moderators only."""
+    with ctx.db.read() as conn:
+        comment = comment_store.get(conn, comment_id)
+    if comment is None or not access.can_see(actor, comment):
+        raise errors.UnknownComment(f"No comment {comment_id}")
+    return comment
+
+
 def _owned(ctx: Context, conn: Any, actor: Actor, comment_id: int) -> Comment:
     comment = comment_store.get_for_update(conn, comment_id)
     if comment is None:

@@ -144,6 +144,18 @@ async def post_comment(request: Request) -> Response:
     return json_response(data, 201, {"Location": f"/api/v1/comments/{posted.comment.id}"})
 
 
+@router.get(
+    "/comments/{comment_id}",
+    response_model=CommentOut,
+    responses=_errors(401, 404, 422),
+    summary="One comment (held ones only for their author and moderators)",
+)
+def get_comment(request: Request, comment_id: CommentId) -> Response:
+    ctx = context(request)
+    comment = comment_service.get(ctx, actor(request), comment_id)
+    return json_response(serialize.comment(comment), headers={"Cache-Control": "no-cache"})
+
+
 @router.patch(
     "/comments/{comment_id}",
     response_model=CommentOut,
