@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import (
@@ -89,12 +90,18 @@ def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
     html = render(body)
     status = _initial_status(site, body)
     now = ctx.clock()
-    with ctx.db.write() as conn:
-        article = article_store.get_or_create(conn, site.id, uri, title)
+    cached = ctx.article_ids.get((site.id, uri))
+
+    def txn(conn: Connection) -> tuple[Comment, int, bool, tuple[int, bool]]:
+        known = cached
+        if known is None or (title and not known[1]):
+            article = article_store.get_or_create(conn, site.id, uri, title)
+            known = (article.id, bool(article.title or title))
+        article_id = known[0]
         parent: Comment | None = None
         if new.parent_id is not None:
             parent = comment_store.get(conn, new.parent_id)
-            if parent is None or parent.article_id != article.id:
+            if parent is None or parent.article_id != article_id:
                 raise errors.UnknownComment(
                     f"Comment {new.parent_id} is not on this article", field="parent_id"
                 )
@@ -102,14 +109,10 @@ def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
                 raise errors.CommentDeleted("You cannot reply to a deleted comment")
             if parent.status is not CommentStatus.APPROVED:
                 raise errors.UnknownComment(f"Comment {new.parent_id} is not visible")
-        minted = False
-        reader_id = actor.reader_id
-        if reader_id is None or not reader_store.exists(conn, reader_id):
-            reader_id = reader_store.create(conn)
-            minted = True
+        reader_id, minted = _reader(ctx, conn, actor)
         comment = comment_store.insert(
             conn,
-            article_id=article.id,
+            article_id=article_id,
             parent_id=parent.id if parent else None,
             root_id=(parent.root_id or parent.id) if parent else None,
             reader_id=reader_id,
@@ -124,8 +127,23 @@ def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
             ip_hash=actor.address,
             anchor=_anchor(new.anchor),
         )
-        article_store.touch(conn, article.id, 1 if status is CommentStatus.APPROVED else 0)
+        article_store.touch(conn, article_id, 1 if status is CommentStatus.APPROVED else 0)
+        return comment, reader_id, minted, known
+
+    comment, reader_id, minted, known = ctx.db.transact(txn)
+    ctx.article_ids.put((site.id, uri), known)
+    ctx.readers.put(reader_id, True)
     return Posted(comment, reader_id, minted)
+
+
+def _reader(ctx: Context, conn: Connection, actor: Actor) -> tuple[int, bool]:
+    """The actor's reader id, minting one when they have none (or an unknown one)."""
+    reader_id = actor.reader_id
+    if reader_id is not None and (
+        ctx.readers.get(reader_id) or reader_store.exists(conn, reader_id)
+    ):
+        return reader_id, False
+    return reader_store.create(conn), True
 
 
 def _anchor(raw: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -145,7 +163,7 @@ def get(ctx: Context, actor: Actor, comment_id: int) -> Comment:
     return comment
 
 
-def _owned(ctx: Context, conn: Any, actor: Actor, comment_id: int) -> Comment:
+def _owned(ctx: Context, conn: Connection, actor: Actor, comment_id: int) -> Comment:
     comment = comment_store.get_for_update(conn, comment_id)
     if comment is None:
         raise errors.UnknownComment(f"No comment {comment_id}")
@@ -159,24 +177,28 @@ def edit(ctx: Context, actor: Actor, comment_id: int, body: str) -> Comment:
     text = inputs.body(body, ctx.settings.max_comment_chars)
     html = render(text)
     now = ctx.clock()
-    with ctx.db.write() as conn:
+
+    def txn(conn: Connection) -> Comment | None:
         comment = _owned(ctx, conn, actor, comment_id)
         comment_store.update(
             conn, comment_id, body=text, html=html, renderer=RENDERER, edited_at=now
         )
         article_store.touch(conn, comment.article_id)
-        updated = comment_store.get(conn, comment_id)
+        return comment_store.get(conn, comment_id)
+
+    updated = ctx.db.transact(txn)
     assert updated is not None
     return updated
 
 
 def delete(ctx: Context, actor: Actor, comment_id: int) -> None:
-    with ctx.db.write() as conn:
-        comment = _owned(ctx, conn, actor, comment_id)
-        _soft_delete(conn, comment)
+    def txn(conn: Connection) -> None:
+        _soft_delete(conn, _owned(ctx, conn, actor, comment_id))
+
+    ctx.db.transact(txn)
 
 
-def _soft_delete(conn: Any, comment: Comment) -> None:
+def _soft_delete(conn: Connection, comment: Comment) -> None:
     comment_store.update(
         conn,
         comment.id,
@@ -199,7 +221,8 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
         "spam": CommentStatus.SPAM,
         "delete": CommentStatus.DELETED,
     }[action]
-    with ctx.db.write() as conn:
+
+    def txn(conn: Connection) -> Comment | None:
         comment = comment_store.get_for_update(conn, comment_id)
         if comment is None:
             raise errors.UnknownComment(f"No comment {comment_id}")
@@ -216,7 +239,9 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
                     comment.status is CommentStatus.APPROVED
                 )
                 article_store.touch(conn, comment.article_id, delta)
-        updated = comment_store.get(conn, comment_id)
+        return comment_store.get(conn, comment_id)
+
+    updated = ctx.db.transact(txn)
     assert updated is not None
     return updated
 
@@ -228,15 +253,12 @@ def vote(ctx: Context, actor: Actor, comment_id: int, value: int) -> tuple[VoteT
     ctx.limiter.hit("vote:" + actor.key, ctx.settings.vote_rate)
     if actor.reader_id is not None:
         ctx.limiter.hit("vote:a" + actor.address, ctx.settings.vote_rate)
-    with ctx.db.write() as conn:
+
+    def txn(conn: Connection) -> tuple[int, int, int, bool]:
         comment = comment_store.get_for_update(conn, comment_id)
         if comment is None or comment.status is not CommentStatus.APPROVED:
             raise errors.UnknownComment(f"No comment {comment_id} to vote on")
-        minted = False
-        reader_id = actor.reader_id
-        if reader_id is None or not reader_store.exists(conn, reader_id):
-            reader_id = reader_store.create(conn)
-            minted = True
+        reader_id, minted = _reader(ctx, conn, actor)
         if comment.reader_id == reader_id and value != 0:
             raise errors.OwnComment()
         before = vote_store.get(conn, comment_id, reader_id)
@@ -248,6 +270,10 @@ def vote(ctx: Context, actor: Actor, comment_id: int, value: int) -> tuple[VoteT
             )
             comment_store.set_score(conn, comment_id, wilson(up, down))
             article_store.touch(conn, comment.article_id)
+        return up, down, reader_id, minted
+
+    up, down, reader_id, minted = ctx.db.transact(txn)
+    ctx.readers.put(reader_id, True)
     return VoteTally(up, down, value), reader_id, minted
 
 

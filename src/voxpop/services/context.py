@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from voxpop.errors import OriginNotAllowed, UnknownSite
 from voxpop.model import Site
+from voxpop.services.memo import Memo
 from voxpop.services.ratelimit import Limiter, MemoryLimiter, NoLimiter
 from voxpop.settings import Settings
 from voxpop.store import sites as site_store
@@ -27,6 +28,9 @@ class Context:
     sites: dict[str, Site] = field(default_factory=dict)
     clock: Callable[[], datetime] = _now
     versions: VersionReader | None = None
+    # (site id, uri) → (article id, has a title); reader ids known to exist.
+    article_ids: Memo[tuple[int, str], tuple[int, bool]] = field(default_factory=Memo)
+    readers: Memo[int, bool] = field(default_factory=Memo)
 
     def __post_init__(self) -> None:
         if self.versions is None:

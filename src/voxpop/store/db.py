@@ -1,24 +1,37 @@
 """Engines and transactions.
 
 ``Database.read()`` gives a connection in a read transaction; ``Database.write()`` one in
-a write transaction. On SQLite a process holds one writer at a time (a lock) and starts
-write transactions with ``BEGIN IMMEDIATE``, so concurrent writers queue instead of
-failing with "database is locked"; across processes the busy timeout does the same.
+a write transaction; ``Database.transact(fn)`` runs ``fn(conn)`` in a write transaction and
+returns its result — the way services write.
+
+SQLite has one writer at a time. In a process, write transactions take a lock and start
+with ``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing with "database is
+locked"; across processes the busy timeout does the same. ``transact`` goes further: one
+writer thread runs every job, and commits the jobs that queued up meanwhile together
+(group commit), each in its own savepoint so that one job's error rolls back that job
+alone. On PostgreSQL ``transact`` is an ordinary transaction in the calling thread.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 _WRITE = "voxpop_write"
+T = TypeVar("T")
+log = logging.getLogger("voxpop.store")
+Job = tuple[Callable[[Connection], Any], "Future[Any]"]
+MAX_BATCH = 64
 
 
 def normalise_url(url: str) -> str:
@@ -70,6 +83,9 @@ class Database:
         self.engine = create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_started = threading.Lock()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -90,5 +106,70 @@ class Database:
             finally:
                 conn.info.pop(_WRITE, None)
 
+    def transact(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(conn)`` in a write transaction, committed when this returns."""
+        if not self.is_sqlite:
+            with self.write() as conn:
+                return fn(conn)
+        self._start_writer()
+        done: Future[T] = Future()
+        self._jobs.put((fn, done))
+        return done.result()
+
+    def _start_writer(self) -> None:
+        if self._writer is not None:
+            return
+        with self._writer_started:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="voxpop-sqlite-writer", daemon=True
+                )
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            batch = [job]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit_batch(batch)
+            if stop:
+                return
+
+    def _commit_batch(self, batch: list[Job]) -> None:
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            with self.write() as conn:
+                for fn, done in batch:
+                    try:
+                        with conn.begin_nested():
+                            outcomes.append((done, True, fn(conn)))
+                    except Exception as exc:  # the job's own error: only its savepoint undone
+                        outcomes.append((done, False, exc))
+        except Exception as exc:  # the commit itself failed: every job in it failed
+            log.exception("write batch of %d failed", len(batch))
+            for _fn, done in batch:
+                done.set_exception(exc)
+            return
+        for done, ok, value in outcomes:
+            if ok:
+                done.set_result(value)
+            else:
+                done.set_exception(value)
+
     def dispose(self) -> None:
+        if self._writer is not None:
+            self._jobs.put(None)
+            self._writer.join(timeout=10)
+            self._writer = None
         self.engine.dispose()
