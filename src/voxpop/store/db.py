@@ -7,9 +7,11 @@ returns its result — the way services write.
 SQLite has one writer at a time. In a process, write transactions take a lock and start
 with ``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing with "database is
 locked"; across processes the busy timeout does the same. ``transact`` goes further: one
-writer thread runs every job, and commits the jobs that queued up meanwhile together
-(group commit), each in its own savepoint so that one job's error rolls back that job
-alone. On PostgreSQL ``transact`` is an ordinary transaction in the calling thread.
+writer thread per process runs every job, and commits the jobs that queued up meanwhile
+together (group commit), each in its own savepoint so that one job's error rolls back that
+job alone. PostgreSQL gets the same writer: writes to one article would otherwise queue on
+its row lock one transaction at a time. A batch that PostgreSQL aborts for a deadlock or a
+serialization failure is run again (jobs read what they change, so a rerun is safe).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def create_engine(url: str) -> Engine:
         engine = sa.create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout); recycle instead, and reconnect on error.
+    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -75,6 +78,12 @@ def _configure_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get(_WRITE) else "BEGIN")
+
+
+def _retryable(exc: Exception) -> bool:
+    """A deadlock or serialization failure (PostgreSQL SQLSTATE 40P01, 40001)."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("40P01", "40001")
 
 
 class Database:
@@ -108,9 +117,6 @@ class Database:
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` in a write transaction, committed when this returns."""
-        if not self.is_sqlite:
-            with self.write() as conn:
-                return fn(conn)
         self._start_writer()
         done: Future[T] = Future()
         self._jobs.put((fn, done))
@@ -147,20 +153,27 @@ class Database:
                 return
 
     def _commit_batch(self, batch: list[Job]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
-        try:
-            with self.write() as conn:
-                for fn, done in batch:
-                    try:
-                        with conn.begin_nested():
-                            outcomes.append((done, True, fn(conn)))
-                    except Exception as exc:  # the job's own error: only its savepoint undone
-                        outcomes.append((done, False, exc))
-        except Exception as exc:  # the commit itself failed: every job in it failed
-            log.exception("write batch of %d failed", len(batch))
-            for _fn, done in batch:
-                done.set_exception(exc)
-            return
+        for attempt in range(1, 4):
+            outcomes: list[tuple[Future[Any], bool, Any]] = []
+            try:
+                with self.write() as conn:
+                    for fn, done in batch:
+                        try:
+                            with conn.begin_nested():
+                                outcomes.append((done, True, fn(conn)))
+                        except Exception as exc:  # the job's own error: its savepoint undone
+                            if _retryable(exc):
+                                raise
+                            outcomes.append((done, False, exc))
+                break
+            except Exception as exc:  # the transaction failed: every job in it failed
+                if _retryable(exc) and attempt < 3:
+                    log.warning("write batch of %d retried: %s", len(batch), exc)
+                    continue
+                log.exception("write batch of %d failed", len(batch))
+                for _fn, done in batch:
+                    done.set_exception(exc)
+                return
         for done, ok, value in outcomes:
             if ok:
                 done.set_result(value)
