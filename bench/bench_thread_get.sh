@@ -7,7 +7,7 @@
 # peers that serve a large thread at a few requests per second) and, before every wrk
 # run and seeding, a wait until the server has finished the requests the previous run
 # left queued (--idle-max-wait); --db-pid (a database server: its CPU is recorded as
-# db_cores, not as other processes); --deadline (a time bound on quiet-waits and
+# db_cores, not as other processes); --wait-budget (a time bound on quiet-waits and
 # retries).  Everything else is as in the shared harness.
 #
 # Usage (all durations bounded; every target is 127.0.0.0/8, ::1 or localhost):
@@ -51,8 +51,9 @@
 #   --db-pid P            a database server the server uses (PostgreSQL's postmaster):
 #                         its and its children's CPU is recorded as db_cores, not counted
 #                         as other processes, and it too must be idle before a run
-#   --deadline T          after T (epoch seconds) measure at once: no quiet-wait, no
-#                         retries (bounds the whole run on a machine that stays busy)
+#   --wait-budget S       seconds this run may spend in quiet-waits and redone runs in
+#                         all (default: unlimited); once spent, measure at once, keep
+#                         every run (bounds the run on a machine that stays busy)
 #
 # Output: RESULT lines on stdout (per-run detail goes to stderr and results.jsonl):
 #   RESULT name=... scenario=startup ms=MED (MIN-MAX) reps=K
@@ -72,7 +73,7 @@ NAME="" PORT="" SERVER_CMD="" HOST="127.0.0.1" ADAPTER="isso"
 ADAPTER_OPTS=() COMMENTS="0 10 100 1000" CONCURRENCY="1 32" POST_CONC=""
 DURATION=10 DURATION_N="" REPS=3 WARMUP=2 WRK_THREADS=1 WRK_TIMEOUT=30s START_REPS=0
 PRE_START_CMD="" DATA_ROOT="/tmp/bench-data" OUT_DIR="" READY_TIMEOUT=60
-QUIET_THRESHOLD=0.25 QUIET_MAX_WAIT=120 MAX_OTHER=0.3 MAX_RETRIES=3 IDLE_MAX_WAIT=90 DB_PID=() DEADLINE=0
+QUIET_THRESHOLD=0.25 QUIET_MAX_WAIT=120 MAX_OTHER=0.3 MAX_RETRIES=3 IDLE_MAX_WAIT=90 DB_PID=() WAIT_BUDGET=-1 WAIT_SPENT=0
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -102,7 +103,7 @@ while [[ $# -gt 0 ]]; do
     --max-retries) MAX_RETRIES="$2"; shift 2;;
     --idle-max-wait) IDLE_MAX_WAIT="$2"; shift 2;;
     --db-pid) DB_PID+=(--db-pid "$2"); shift 2;;
-    --deadline) DEADLINE="$2"; shift 2;;
+    --wait-budget) WAIT_BUDGET="$2"; shift 2;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
@@ -189,17 +190,19 @@ trap 'exit 130' INT TERM
 wait_idle() { "${HELPER[@]}" wait-idle --pgid "$SERVER_PID" "${DB_PID[@]}" --max-wait "$IDLE_MAX_WAIT"; }
 
 run_wrk() {  # $1 scenario $2 n $3 c $4 lua $5 rep(0 = warm-up) $6 seconds
-  local scen="$1" n="$2" c="$3" lua="$4" rep="$5" secs="$6" t attempt rc final
+  local scen="$1" n="$2" c="$3" lua="$4" rep="$5" secs="$6" t attempt rc final t0
   t=$(( WRK_THREADS < c ? WRK_THREADS : c ))
   local out="$OUT_DIR/wrk-$scen-n$n-c$c-r$rep.txt" cpu="$OUT_DIR/cpu-$scen-n$n-c$c-r$rep.json"
   for (( attempt = 0; attempt <= MAX_RETRIES; attempt++ )); do
     log "$scen n=$n c=$c rep=$rep try=$attempt $(wait_idle)"
     final=0; (( attempt < MAX_RETRIES )) || final=1
-    if (( DEADLINE > 0 && $(date +%s) > DEADLINE )); then
-      final=1
-      if (( rep > 0 )); then log "$scen n=$n c=$c rep=$rep: past --deadline, no quiet-wait, no retry"; fi
+    if (( WAIT_BUDGET >= 0 && WAIT_SPENT >= WAIT_BUDGET )); then
+      final=1  # budget spent: no quiet-wait, and this run is kept whatever else ran
     elif (( rep > 0 )); then
+      t0=$(date +%s)
       log "$scen n=$n c=$c rep=$rep try=$attempt quiet-wait: $("${HELPER[@]}" wait-quiet --threshold "$QUIET_THRESHOLD" --max-wait "$QUIET_MAX_WAIT")"
+      t0=$(( $(date +%s) - t0 - 2 ))  # a quiet machine answers in 1-2 s: not counted
+      (( t0 <= 0 )) || WAIT_SPENT=$(( WAIT_SPENT + t0 ))
     fi
     "${HELPER[@]}" run-measured --pgid "$SERVER_PID" "${DB_PID[@]}" --info-out "$cpu" -- timeout $(( secs + ${WRK_TIMEOUT%s} + 15 )) \
       wrk -t "$t" -c "$c" -d "${secs}s" --timeout "$WRK_TIMEOUT" --latency -s "$lua" "$BASE" >"$out" 2>&1 || {
@@ -210,6 +213,8 @@ run_wrk() {  # $1 scenario $2 n $3 c $4 lua $5 rep(0 = warm-up) $6 seconds
     "${HELPER[@]}" parse-wrk --wrk-out "$out" --out "$RESULTS" --cpu-info "$cpu" --max-other "$maxo" \
       --meta "{\"key\":\"name=$NAME scenario=$scen n=$n c=$c\",\"rep\":$rep,\"try\":$attempt,\"duration_s\":$secs}" || rc=$?
     (( rc == 3 )) || return "$rc"
+    WAIT_SPENT=$(( WAIT_SPENT + secs ))  # a redone run costs its duration
+    log "wait budget: ${WAIT_SPENT}s of ${WAIT_BUDGET}s spent"
   done
 }
 

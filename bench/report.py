@@ -14,6 +14,8 @@ Figures per scenario and system are medians over the accepted repetitions:
   p50/p99 wrk's latency percentiles of the repetition, median over repetitions
           (and the worst repetition's p99 in brackets)
   x Isso  voxpop's median req/s divided by Isso's median req/s for the same scenario
+  server cores   CPU of the server's processes (+ PostgreSQL's) during the runs, median
+  other cores    CPU of everything else on the machine (not wrk), worst repetition
 """
 
 import json
@@ -37,6 +39,7 @@ TARGETS = {("get", 100, 32): (20.0, 50.0), ("post", 0, 32): (2.0, None)}
 # Isso on a machine of this kind, measured earlier (context only; this run measures Isso).
 ISSO_REFERENCE = {("get", 10, 32): 233, ("get", 100, 32): 25, ("get", 1000, 32): 2.4}
 ISSO_REFERENCE[("post", 0, 32)] = 381
+BUSY = 0.3  # cores used by other processes during a kept repetition: the harness's limit
 
 
 def rate(v):
@@ -81,6 +84,7 @@ def summary(rows):
         else 0,
         "cores": statistics.median(r.get("server_cores", 0) for r in rows),
         "db_cores": statistics.median(r.get("db_cores", 0) for r in rows),
+        "other": max(r.get("other_cores", 0) for r in rows),
         "reps": len(rows),
     }
 
@@ -126,24 +130,29 @@ def side_facts(run_dir, name):
 def main():
     run_dir = sys.argv[1]
     data = {name: load(run_dir, name) for name, _ in SYSTEMS}
+    busy = []
     print(
         "| scenario | system | req/s (min–max) | p50 ms | p99 ms (worst) | × Isso "
-        "| KiB/resp | server cores | errors | target | verdict |"
+        "| KiB/resp | server cores | other cores | errors | target | verdict |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for scen, n, c, label in SCENARIOS:
         key = (scen, n, c)
+        if not any(key in data[name] for name, _ in SYSTEMS):
+            continue  # not run (the quick run has no 1-connection scenarios)
         isso = summary(data["isso"].get(key, []))
         for name, title in SYSTEMS:
             s = summary(data[name].get(key, []))
             if s is None:
-                print(f"| {label} | {title} | no data | | | | | | | | |")
+                print(f"| {label} | {title} | no data |" + " |" * 9)
                 continue
             ratio = target = result = ""
             if name != "isso":
                 if isso and isso["rps"]:
                     ratio = f"{s['rps'] / isso['rps']:.1f}×"
                 target, result = verdict(key, s, isso)
+            if s["other"] > BUSY:
+                busy.append(f"{label} / {title}")
             cells = [
                 label,
                 title,
@@ -153,6 +162,7 @@ def main():
                 ratio,
                 f"{s['bytes'] / 1024:.1f}",
                 f"{s['cores']:.2f}" + (f" + {s['db_cores']:.2f} db" if s["db_cores"] else ""),
+                f"{s['other']:.2f}",
                 str(s["errors"]),
                 target,
                 result,
@@ -177,6 +187,11 @@ def main():
         f"Isso reference figures at c=32, earlier runs on a machine of this kind (context): {refs}."
     )
     print("Ratios and verdicts use Isso as measured in this run.")
+    if busy:
+        print(
+            f"Other processes used more than {BUSY} cores during: {'; '.join(busy)}. "
+            "Those figures are disturbed (usually low); rerun on a quiet machine."
+        )
 
 
 if __name__ == "__main__":

@@ -149,6 +149,7 @@ def make_client(database: Database) -> Iterator[AppFactory]:
     yield make
     for c in clients:
         c.close()
+        c.app.state.ctx.versions.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

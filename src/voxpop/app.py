@@ -14,7 +14,6 @@ from voxpop import __version__, errors
 from voxpop.services import comments as comment_service
 from voxpop.services.context import Context, open_context, origin_allowed
 from voxpop.settings import Settings
-from voxpop.store import migrate
 from voxpop.store.db import Database
 from voxpop.web import api, pages, problems, static_files
 from voxpop.web.cache import ThreadCache
@@ -34,12 +33,16 @@ def create_app(
 ) -> FastAPI:
     database = db or Database(settings.database_url)
     if migrate_on_start:
+        from voxpop.store import migrate  # Alembic is slow to import: only when needed
+
         migrate.upgrade(database)
     ctx = open_context(settings, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        if ctx.versions is not None:
+            ctx.versions.close()
         if db is None:
             database.dispose()
 

@@ -32,6 +32,13 @@ def serve(args: argparse.Namespace) -> int:
         migrate.upgrade(db)
         db.dispose()
     workers = args.workers or settings.workers
+    if workers > 1 and settings.is_sqlite:
+        print(
+            "voxpop: note: on SQLite one process writes at a time; extra workers add read "
+            "capacity but make concurrent writes queue across processes (slower, spikier). "
+            "One worker serves thousands of reads per second.",
+            file=sys.stderr,
+        )
     where = settings.database_url
     print(
         f"voxpop {__version__}: serving http://{args.host}:{args.port}/ "
