@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,7 +78,38 @@ def _initial_status(site: Site, body: str) -> CommentStatus:
     return CommentStatus.APPROVED
 
 
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A comment checked, rendered and ready to store."""
+
+    uri: str
+    body: str
+    html: str
+    name: str | None
+    email: str | None
+    website: str | None
+    title: str
+    status: CommentStatus
+    created_at: datetime
+
+
+PostResult = tuple[Comment, int, bool, tuple[int, bool]]
+
+
 def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
+    draft = _draft(ctx, site, actor, new)
+    return _posted(ctx, site, draft, ctx.db.transact(_store(ctx, site, actor, new, draft)))
+
+
+async def post_async(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
+    """``post`` for the event loop: the checks and rendering run here, the transaction in
+    the writer, awaited without occupying a thread."""
+    draft = _draft(ctx, site, actor, new)
+    stored = await ctx.db.transact_async(_store(ctx, site, actor, new, draft))
+    return _posted(ctx, site, draft, stored)
+
+
+def _draft(ctx: Context, site: Site, actor: Actor, new: NewComment) -> _Draft:
     uri = inputs.uri(new.uri)
     body = inputs.body(new.body, ctx.settings.max_comment_chars)
     name = inputs.name(new.author_name)
@@ -87,15 +119,29 @@ def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
     ctx.limiter.hit("post:" + actor.key, ctx.settings.post_rate)
     if actor.reader_id is not None:
         ctx.limiter.hit("post:a" + actor.address, ctx.settings.post_rate)
-    html = render(body)
-    status = _initial_status(site, body)
-    now = ctx.clock()
-    cached = ctx.article_ids.get((site.id, uri))
+    return _Draft(
+        uri=uri,
+        body=body,
+        html=render(body),
+        name=name,
+        email=email,
+        website=website,
+        title=title,
+        status=_initial_status(site, body),
+        created_at=ctx.clock(),
+    )
 
-    def txn(conn: Connection) -> tuple[Comment, int, bool, tuple[int, bool]]:
+
+def _store(
+    ctx: Context, site: Site, actor: Actor, new: NewComment, draft: _Draft
+) -> Callable[[Connection], PostResult]:
+    cached = ctx.article_ids.get((site.id, draft.uri))
+    title = draft.title
+
+    def txn(conn: Connection) -> PostResult:
         known = cached
         if known is None or (title and not known[1]):
-            article = article_store.get_or_create(conn, site.id, uri, title)
+            article = article_store.get_or_create(conn, site.id, draft.uri, title)
             known = (article.id, bool(article.title or title))
         article_id = known[0]
         parent: Comment | None = None
@@ -116,22 +162,28 @@ def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
             parent_id=parent.id if parent else None,
             root_id=(parent.root_id or parent.id) if parent else None,
             reader_id=reader_id,
-            author_name=name,
-            author_email=email,
-            author_website=website,
-            body=body,
-            html=html,
+            author_name=draft.name,
+            author_email=draft.email,
+            author_website=draft.website,
+            body=draft.body,
+            html=draft.html,
             renderer=RENDERER,
-            status=status.value,
-            created_at=now,
+            status=draft.status.value,
+            created_at=draft.created_at,
             ip_hash=actor.address,
             anchor=_anchor(new.anchor),
         )
-        article_store.touch(conn, article_id, 1 if status is CommentStatus.APPROVED else 0)
+        approved = draft.status is CommentStatus.APPROVED
+        article_store.touch(conn, article_id, 1 if approved else 0)
         return comment, reader_id, minted, known
 
-    comment, reader_id, minted, known = ctx.db.transact(txn)
-    ctx.article_ids.put((site.id, uri), known)
+    return txn
+
+
+def _posted(ctx: Context, site: Site, draft: _Draft, stored: PostResult) -> Posted:
+    """After the commit: remember what is now known to exist."""
+    comment, reader_id, minted, known = stored
+    ctx.article_ids.put((site.id, draft.uri), known)
     ctx.readers.put(reader_id, True)
     return Posted(comment, reader_id, minted)
 

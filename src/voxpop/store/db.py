@@ -16,6 +16,7 @@ serialization failure is run again (jobs read what they change, so a rerun is sa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -121,6 +122,13 @@ class Database:
         done: Future[T] = Future()
         self._jobs.put((fn, done))
         return done.result()
+
+    async def transact_async(self, fn: Callable[[Connection], T]) -> T:
+        """``transact`` for the event loop: wait for the commit without holding a thread."""
+        self._start_writer()
+        done: Future[T] = Future()
+        self._jobs.put((fn, done))
+        return await asyncio.wrap_future(done)
 
     def _start_writer(self) -> None:
         if self._writer is not None:

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from voxpop.model import Filter, Sort
@@ -135,7 +134,7 @@ async def post_comment(request: Request) -> Response:
         anchor=payload.anchor.model_dump() if payload.anchor else None,
         notify=payload.notify,
     )
-    posted = await run_in_threadpool(comment_service.post, ctx, site, who, new)
+    posted = await comment_service.post_async(ctx, site, who, new)
     data = serialize.comment(posted.comment)
     data["depth"] = 0 if posted.comment.parent_id is None else 1
     data["reader_token"] = reader_token(ctx.settings.secret_key, posted.reader_id)
