@@ -146,3 +146,22 @@ def test_embed_script_is_served_small_and_with_catalogues(client: TestClient) ->
     assert int(r.headers.get("content-length", "0")) <= 15 * 1024
     again = client.get("/embed.js", headers={"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304
+
+
+def test_browsers_get_an_html_error_page_and_api_clients_problem_json(client: TestClient) -> None:
+    client.get("/comments", params={"uri": "/story"})
+    form = {"csrf": "forged.token", "uri": "/story", "comment_id": "1", "value": "1"}
+    browser = client.post("/comments/vote", data=form, headers={"Accept": "text/html"})
+    assert browser.status_code == 403
+    assert browser.headers["content-type"].startswith("text/html")
+    assert "did not come from this site" in browser.text
+    assert '<html lang="en">' in browser.text
+    api = client.post("/comments/vote", data=form, headers={"Accept": "application/json"})
+    assert api.status_code == 403
+    assert api.json()["code"] == "csrf_failed"
+    missing = client.get("/demo/nope", headers={"Accept": "text/html"})
+    assert missing.status_code == 404
+    assert "No demo article" in missing.text
+    assert client.get("/api/v1/comments/999", headers={"Accept": "text/html"}).json()["code"] == (
+        "unknown_comment"
+    )

@@ -57,7 +57,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.thread_cache = ThreadCache()
-    problems.install(app)
+    problems.install(app, html=pages.error_page)
 
     async def on_unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)

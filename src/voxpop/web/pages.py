@@ -270,6 +270,18 @@ class Pages:
         return HTMLResponse(html)
 
 
+def error_page(request: Request, exc: errors.VoxpopError) -> Response | None:
+    """A browser on one of the pages gets an HTML error page; API clients get problem+json."""
+    if request.url.path.startswith("/api/"):
+        return None
+    if "text/html" not in request.headers.get("accept", ""):
+        return None
+    t = Translator(pick(request.query_params.get("lang"), "en"))
+    html = env.get_template("error.html").render(t=t, title=exc.title, detail=exc.detail)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else None
+    return HTMLResponse(html, status_code=exc.status, headers=headers)
+
+
 def _safe_int(raw: str | None) -> int | None:
     try:
         return _int(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -79,10 +80,16 @@ def from_validation(exc: RequestValidationError) -> Response:
     )
 
 
-def install(app: FastAPI) -> None:
-    async def on_voxpop(_request: Request, exc: Exception) -> Response:
+HtmlErrors = Callable[[Request, errors.VoxpopError], Response | None]
+
+
+def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
+    """Map errors to problem+json; ``html`` may answer a browser on a page instead."""
+
+    async def on_voxpop(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, errors.VoxpopError)
-        return from_error(exc)
+        page = html(request, exc) if html else None
+        return page or from_error(exc)
 
     async def on_validation(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
