@@ -70,9 +70,6 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = errors.PayloadTooLarge(
-            f"The body is larger than {self.max_bytes} bytes; shorten it"
-        )
         for key, value in scope.get("headers", []):
             if key == b"content-length":
                 try:
@@ -80,7 +77,7 @@ class BodyLimit:
                 except ValueError:
                     length = -1
                 if length > self.max_bytes or length < 0:
-                    await from_error(too_large)(scope, receive, send)
+                    await self._refuse(scope, receive, send)
                     return
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
@@ -98,7 +95,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await from_error(too_large)(scope, receive, send)
+                await self._refuse(scope, receive, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -112,6 +109,12 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        too_large = errors.PayloadTooLarge(
+            f"The body is larger than {self.max_bytes} bytes; shorten it"
+        )
+        await from_error(too_large)(scope, receive, send)
 
 
 class CORS:
