@@ -209,6 +209,9 @@ def test_delete_keeps_replies_under_a_placeholder(client: TestClient) -> None:
     )
     assert r.status_code == 409
     assert r.json()["code"] == "comment_deleted"
+    for c in (parent, lone):  # by id, a deleted comment is gone for everyone
+        r = client.get(f"/api/v1/comments/{c['id']}")
+        assert r.status_code == 410 and r.json()["code"] == "comment_deleted"
     r = post(client, body="late reply", parent_id=parent["id"])
     assert r.json()["code"] == "comment_deleted"
 

@@ -24,6 +24,8 @@ beyond this number.
     ├── Conflict (409, conflict)
     │   ├── CommentDeleted (409, comment_deleted)
     │   └── InvalidTransition (409, invalid_transition)
+    ├── Gone (410, gone)
+    │   └── CommentGone (410, comment_deleted) — reading a deleted comment by id
     ├── PayloadTooLarge (413, payload_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── RateLimited (429, rate_limited)  — carries retry_after seconds
@@ -145,6 +147,17 @@ class CommentDeleted(Conflict):
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = "The comment cannot move to that state"
+
+
+class Gone(VoxpopError):
+    status = 410
+    code = "gone"
+    title = "The resource no longer exists"
+
+
+class CommentGone(Gone):
+    code = "comment_deleted"
+    title = "The comment has been deleted"
 
 
 class PayloadTooLarge(VoxpopError):

@@ -206,12 +206,14 @@ def _anchor(raw: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def get(ctx: Context, actor: Actor, comment_id: int) -> Comment:
-    """One comment: approved or deleted ones for anyone, held ones for their author and
-    moderators only."""
+    """One comment: approved ones for anyone, held ones for their author and moderators
+    only. A deleted one is gone (its placeholder lives on only inside its thread)."""
     with ctx.db.read() as conn:
         comment = comment_store.get(conn, comment_id)
     if comment is None or not access.can_see(actor, comment):
         raise errors.UnknownComment(f"No comment {comment_id}")
+    if comment.status is CommentStatus.DELETED:
+        raise errors.CommentGone(f"Comment {comment_id} has been deleted")
     return comment
 
 

@@ -146,8 +146,8 @@ async def post_comment(request: Request) -> Response:
 @router.get(
     "/comments/{comment_id}",
     response_model=CommentOut,
-    responses=_errors(401, 404, 422),
-    summary="One comment (held ones only for their author and moderators)",
+    responses=_errors(401, 404, 410, 422),
+    summary="One comment (held ones only for their author and moderators; 410 once deleted)",
 )
 def get_comment(request: Request, comment_id: CommentId) -> Response:
     ctx = context(request)
