@@ -1,0 +1,1 @@
+"""Anchoring inline feedback to passages of an article's text (pure, no I/O)."""
