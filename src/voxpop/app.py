@@ -15,7 +15,7 @@ from voxpop.services import comments as comment_service
 from voxpop.services.context import Context, open_context, origin_allowed
 from voxpop.settings import Settings
 from voxpop.store.db import Database
-from voxpop.web import api, pages, problems, static_files
+from voxpop.web import api, pages, problems, ratings_api, static_files
 from voxpop.web.cache import ThreadCache
 from voxpop.web.fastpath import CachedThreads
 from voxpop.web.middleware import CORS, BodyLimit, SecurityHeaders, page_csp
@@ -71,6 +71,7 @@ def create_app(
         return api.json_response({"status": "ok"})
 
     app.include_router(api.router)
+    app.include_router(ratings_api.router)
     app.include_router(static_files.router())
     app.include_router(pages.Pages().router)
 

@@ -16,6 +16,8 @@ beyond this number.
     │   ├── NotOwner (403, not_owner)
     │   ├── NotModerator (403, not_moderator)
     │   ├── OwnComment (403, own_comment)
+    │   ├── RatingsDisabled (403, ratings_disabled)
+    │   ├── VerificationRequired (403, verification_required)
     │   └── CSRFFailed (403, csrf_failed)
     ├── NotFound (404, not_found)
     │   ├── UnknownSite (404, unknown_site)
@@ -23,7 +25,8 @@ beyond this number.
     │   └── UnknownComment (404, unknown_comment)
     ├── Conflict (409, conflict)
     │   ├── CommentDeleted (409, comment_deleted)
-    │   └── InvalidTransition (409, invalid_transition)
+    │   ├── InvalidTransition (409, invalid_transition)
+    │   └── RatingFinal (409, rating_final)
     ├── Gone (410, gone)
     │   └── CommentGone (410, comment_deleted) — reading a deleted comment by id
     ├── PayloadTooLarge (413, payload_too_large)
@@ -107,6 +110,16 @@ class OwnComment(Forbidden):
     title = "You cannot vote on your own comment"
 
 
+class RatingsDisabled(Forbidden):
+    code = "ratings_disabled"
+    title = "Ratings are switched off for this site"
+
+
+class VerificationRequired(Forbidden):
+    code = "verification_required"
+    title = "Confirm an e-mail address first"
+
+
 class CSRFFailed(Forbidden):
     code = "csrf_failed"
     title = "The form has expired or did not come from this site; reload and try again"
@@ -147,6 +160,11 @@ class CommentDeleted(Conflict):
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = "The comment cannot move to that state"
+
+
+class RatingFinal(Conflict):
+    code = "rating_final"
+    title = "Ratings cannot be changed on this site"
 
 
 class Gone(VoxpopError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 
 class CommentStatus(enum.StrEnum):
@@ -52,6 +53,16 @@ class Moderation(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class RatingPolicy:
+    """How a site takes ratings (settings, per site in the TOML file)."""
+
+    enabled: bool
+    guests: bool
+    changes: bool
+    allowance: int
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     id: int
     name: str
@@ -59,6 +70,7 @@ class Site:
     origins: tuple[str, ...]
     language: str
     moderation: Moderation
+    rating: RatingPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +130,39 @@ class VoteTally:
     mine: int
 
 
+Histogram = tuple[int, int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RatingTally:
+    """An article's counted ratings: how many, the sum of their stars, and how many of
+    each value (index 0 is one star)."""
+
+    count: int
+    total: int
+    histogram: Histogram
+
+    EMPTY: ClassVar[RatingTally]
+
+    @property
+    def average(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+RatingTally.EMPTY = RatingTally(0, 0, (0, 0, 0, 0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """An article's rating as one reader sees it: the tally and their own stars."""
+
+    tally: RatingTally
+    mine: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class ArticleSummary:
     uri: str
     comments: int
     feedback: int
-    rating_average: float | None
-    rating_count: int
-    rating_histogram: tuple[int, int, int, int, int]
+    rating: RatingTally

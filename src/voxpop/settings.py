@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from voxpop.errors import ConfigurationError
-from voxpop.model import Moderation
+from voxpop.model import Moderation, RatingPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,34 @@ SPECS: tuple[Spec, ...] = (
         "",
         "Comma-separated proxy addresses whose `X-Forwarded-For` names the client; empty: none.",
     ),
+    Spec("ratings", "on", "Article ratings on or off (per site: `ratings` in `[sites.NAME]`)."),
+    Spec(
+        "rating_guests",
+        "on",
+        "Whether readers without a confirmed e-mail address may rate (per site: `rating_guests`).",
+    ),
+    Spec(
+        "rating_changes",
+        "on",
+        "Whether readers may change or remove their rating (per site: `rating_changes`).",
+    ),
+    Spec(
+        "rating_allowance",
+        "3",
+        "New raters per address, article and day whose ratings count; more are kept but not "
+        "counted (per site: `rating_allowance`).",
+    ),
+    Spec(
+        "rating_trust_verified",
+        "on",
+        "Readers with a confirmed e-mail address are exempt from the per-address allowance.",
+    ),
+    Spec(
+        "rating_prior",
+        "5",
+        "Weight (in votes) of the site's mean rating in the damped average that ranks articles.",
+    ),
+    Spec("rating_rate", "30/60", "Ratings a reader or address may submit: COUNT/SECONDS."),
     Spec("workers", "1", "Server processes started by `voxpop serve` (uvicorn workers)."),
 )
 
@@ -87,6 +115,7 @@ class SiteConfig:
     origins: tuple[str, ...]
     language: str
     moderation: Moderation
+    rating: RatingPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +145,9 @@ class Settings:
     max_comment_chars: int
     post_rate: Rate
     vote_rate: Rate
+    rating_rate: Rate
+    rating_trust_verified: bool
+    rating_prior: int
     trusted_proxies: tuple[str, ...]
     workers: int
     sites: tuple[SiteConfig, ...] = field(default_factory=tuple)
@@ -188,6 +220,29 @@ def _language(name: str, raw: str) -> str:
     return raw
 
 
+def _rating_policy(prefix: str, raw: Mapping[str, Any], default: RatingPolicy) -> RatingPolicy:
+    """The rating policy from the environment (prefix ``VOXPOP_``) or a site's table."""
+
+    def label(key: str) -> str:
+        return f"VOXPOP_{key.upper()}" if prefix == "VOXPOP_" else f"{prefix}{key}"
+
+    def flag(key: str, fallback: bool) -> bool:
+        value = raw.get(key)
+        if value is None:
+            return fallback
+        return value if isinstance(value, bool) else _bool(label(key), str(value))
+
+    allowance = raw.get("rating_allowance")
+    return RatingPolicy(
+        enabled=flag("ratings", default.enabled),
+        guests=flag("rating_guests", default.guests),
+        changes=flag("rating_changes", default.changes),
+        allowance=default.allowance
+        if allowance is None
+        else _int(label("rating_allowance"), str(allowance)),
+    )
+
+
 def _dev_secret(database_url: str) -> str:
     """A secret generated once for dev and kept beside the SQLite file."""
     folder = Path(".")
@@ -257,7 +312,14 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
     default_origins = _origins("VOXPOP_ALLOWED_ORIGINS", raw["allowed_origins"]) or _origins(
         "VOXPOP_PUBLIC_URL", public_url
     )
-    sites = [SiteConfig("default", "voxpop demo newsroom", default_origins, language, moderation)]
+    rating = _rating_policy(
+        "VOXPOP_",
+        {k: raw[k] for k in ("ratings", "rating_guests", "rating_changes", "rating_allowance")},
+        RatingPolicy(True, True, True, 3),
+    )
+    sites = [
+        SiteConfig("default", "voxpop demo newsroom", default_origins, language, moderation, rating)
+    ]
     for name, table in file_sites.items():
         if not isinstance(table, dict):
             raise ConfigurationError(f"[sites.{name}] must be a table")
@@ -268,6 +330,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
                 _origins(f"sites.{name}.origins", table.get("origins", [])) or default_origins,
                 _language(f"sites.{name}.language", str(table.get("language", language))),
                 _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
+                _rating_policy(f"sites.{name}.", table, rating),
             )
             continue
         sites.append(
@@ -277,6 +340,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
                 _origins(f"sites.{name}.origins", table.get("origins", [])),
                 _language(f"sites.{name}.language", str(table.get("language", language))),
                 _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
+                _rating_policy(f"sites.{name}.", table, rating),
             )
         )
     demo_raw = raw["demo"]
@@ -300,6 +364,9 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         max_comment_chars=_int("VOXPOP_MAX_COMMENT_CHARS", raw["max_comment_chars"], 1),
         post_rate=_rate("VOXPOP_POST_RATE", raw["post_rate"]),
         vote_rate=_rate("VOXPOP_VOTE_RATE", raw["vote_rate"]),
+        rating_rate=_rate("VOXPOP_RATING_RATE", raw["rating_rate"]),
+        rating_trust_verified=_bool("VOXPOP_RATING_TRUST_VERIFIED", raw["rating_trust_verified"]),
+        rating_prior=_int("VOXPOP_RATING_PRIOR", raw["rating_prior"]),
         trusted_proxies=tuple(p.strip() for p in raw["trusted_proxies"].split(",") if p.strip()),
         workers=_int("VOXPOP_WORKERS", raw["workers"], 1),
         sites=tuple(sites),

@@ -20,6 +20,7 @@ from voxpop.model import (
     CommentStatus,
     Filter,
     Moderation,
+    RatingTally,
     Site,
     Sort,
     ThreadPage,
@@ -28,10 +29,11 @@ from voxpop.model import (
 from voxpop.services import access, inputs
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
+from voxpop.services.readers import ensure_reader
 from voxpop.services.render import RENDERER, count_links, render
 from voxpop.store import articles as article_store
 from voxpop.store import comments as comment_store
-from voxpop.store import readers as reader_store
+from voxpop.store import ratings as rating_store
 from voxpop.store import votes as vote_store
 
 MAX_LIMIT = 1000
@@ -155,7 +157,7 @@ def _store(
                 raise errors.CommentDeleted("You cannot reply to a deleted comment")
             if parent.status is not CommentStatus.APPROVED:
                 raise errors.UnknownComment(f"Comment {new.parent_id} is not visible")
-        reader_id, minted = _reader(ctx, conn, actor)
+        reader_id, minted = ensure_reader(ctx, conn, actor)
         comment = comment_store.insert(
             conn,
             article_id=article_id,
@@ -186,16 +188,6 @@ def _posted(ctx: Context, site: Site, draft: _Draft, stored: PostResult) -> Post
     ctx.article_ids.put((site.id, draft.uri), known)
     ctx.readers.put(reader_id, True)
     return Posted(comment, reader_id, minted)
-
-
-def _reader(ctx: Context, conn: Connection, actor: Actor) -> tuple[int, bool]:
-    """The actor's reader id, minting one when they have none (or an unknown one)."""
-    reader_id = actor.reader_id
-    if reader_id is not None and (
-        ctx.readers.get(reader_id) or reader_store.exists(conn, reader_id)
-    ):
-        return reader_id, False
-    return reader_store.create(conn), True
 
 
 def _anchor(raw: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -312,7 +304,7 @@ def vote(ctx: Context, actor: Actor, comment_id: int, value: int) -> tuple[VoteT
         comment = comment_store.get_for_update(conn, comment_id)
         if comment is None or comment.status is not CommentStatus.APPROVED:
             raise errors.UnknownComment(f"No comment {comment_id} to vote on")
-        reader_id, minted = _reader(ctx, conn, actor)
+        reader_id, minted = ensure_reader(ctx, conn, actor)
         if comment.reader_id == reader_id and value != 0:
             raise errors.OwnComment()
         before = vote_store.get(conn, comment_id, reader_id)
@@ -451,10 +443,12 @@ def summaries(ctx: Context, site: Site, uris: list[str]) -> list[ArticleSummary]
     paths = [inputs.uri(u) for u in uris]
     with ctx.db.read() as conn:
         counts = article_store.counts(conn, site.id, paths)
+        tallies = rating_store.by_uri(conn, site.id, paths)
     out = []
     for original, path in zip(uris, paths, strict=True):
         comments, feedback = counts.get(path, (0, 0))
-        out.append(ArticleSummary(original, comments, feedback, None, 0, (0, 0, 0, 0, 0)))
+        rating = tallies.get(path, RatingTally.EMPTY)
+        out.append(ArticleSummary(original, comments, feedback, rating))
     return out
 
 

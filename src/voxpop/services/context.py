@@ -66,7 +66,7 @@ def open_context(settings: Settings, db: Database | None = None) -> Context:
     with db.write() as conn:
         ids = site_store.ensure(conn, [s.name for s in settings.sites])
     sites = {
-        s.name: Site(ids[s.name], s.name, s.title, s.origins, s.language, s.moderation)
+        s.name: Site(ids[s.name], s.name, s.title, s.origins, s.language, s.moderation, s.rating)
         for s in settings.sites
     }
     limiter: Limiter = MemoryLimiter() if settings.rate_limits else NoLimiter()

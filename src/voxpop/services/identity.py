@@ -31,6 +31,13 @@ class Actor:
     def key(self) -> str:
         return f"r{self.reader_id}" if self.reader_id is not None else f"a{self.address}"
 
+    @property
+    def audit_name(self) -> str:
+        """Who did it, as the audit log records it."""
+        if self.moderator:
+            return "admin-token"
+        return f"reader:{self.reader_id}" if self.reader_id is not None else "anonymous"
+
 
 def _sign(secret: str, purpose: str, message: str) -> str:
     mac = hmac.new(secret.encode(), f"{purpose}:{message}".encode(), hashlib.sha256).digest()

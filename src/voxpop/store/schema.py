@@ -61,7 +61,15 @@ articles = sa.Table(
     # Visible comments (approved, or deleted with visible replies are not counted).
     sa.Column("comment_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Counted ratings, kept in the rating's own transaction: reads never recount.
+    sa.Column("rating_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rating_sum", sa.Integer, nullable=False, server_default="0"),
+    *(
+        sa.Column(f"rating_{stars}", sa.Integer, nullable=False, server_default="0")
+        for stars in range(1, 6)
+    ),
     sa.UniqueConstraint("site_id", "uri"),
+    sa.Index("ix_articles_rated", "site_id", "rating_count"),
 )
 
 readers = sa.Table(
@@ -69,6 +77,8 @@ readers = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # When the reader confirmed an e-mail address (trusted beyond the rating allowance).
+    sa.Column("verified_at", UTCDateTime, nullable=True),
 )
 
 comments = sa.Table(
@@ -110,4 +120,34 @@ votes = sa.Table(
     sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), primary_key=True),
     sa.Column("value", sa.SmallInteger, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+ratings = sa.Table(
+    "ratings",
+    metadata,
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), primary_key=True),
+    sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), primary_key=True),
+    sa.Column("stars", sa.SmallInteger, nullable=False),
+    # False when the address had used its allowance of new raters: stored, not counted.
+    sa.Column("counted", sa.Boolean, nullable=False),
+    # Day-salted hash of the address the first rating came from (never the address).
+    sa.Column("address_hash", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_ratings_address", "article_id", "address_hash"),
+    sa.Index("ix_ratings_reader", "reader_id"),
+)
+
+# What moderators did, and to what: every moderation verb writes one row.
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=True),
+    sa.Column("target", sa.String(200), nullable=False),
+    sa.Column("detail", sa.JSON(none_as_null=True), nullable=True),
+    sa.Index("ix_audit_at", "at"),
 )

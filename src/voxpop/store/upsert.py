@@ -10,6 +10,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 
-def insert_ignore(conn: Connection, table: sa.Table, **values: Any) -> None:
+def insert_ignore(conn: Connection, table: sa.Table, **values: Any) -> sa.CursorResult[Any]:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    return conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())

@@ -24,6 +24,7 @@ from voxpop.web.schemas import (
     ModerateIn,
     PostedOut,
     Problem,
+    RatingIn,
     SummaryOut,
     TallyOut,
     ThreadOut,
@@ -49,7 +50,7 @@ def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    for model in (Problem, CommentIn, VoteIn):
+    for model in (Problem, CommentIn, VoteIn, RatingIn):
         document = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(document.pop("$defs", {}))
         components[model.__name__] = document
@@ -233,11 +234,7 @@ def summary(
         out[item.uri] = {
             "comments": item.comments,
             "feedback": item.feedback,
-            "rating": {
-                "average": item.rating_average,
-                "count": item.rating_count,
-                "histogram": list(item.rating_histogram),
-            },
+            "rating": serialize.tally(item.rating),
         }
     return json_response(out)
 
@@ -258,6 +255,11 @@ def config(request: Request, site: SiteQ = "default") -> Response:
             "moderation": target.moderation.value,
             "edit_window": ctx.settings.edit_window,
             "max_comment_chars": ctx.settings.max_comment_chars,
+            "ratings": {
+                "enabled": target.rating.enabled,
+                "guests": target.rating.guests,
+                "changes": target.rating.changes,
+            },
         }
     )
 

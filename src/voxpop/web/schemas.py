@@ -58,6 +58,16 @@ class VoteIn(BaseModel):
     value: Annotated[StrictInt, Field(ge=-1, le=1, description="1 up, -1 down, 0 withdraw")]
 
 
+class RatingIn(BaseModel):
+    model_config = _IN
+    uri: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
+    stars: Annotated[StrictInt, Field(ge=1, le=5, description="whole stars, 1 to 5")]
+    site: SiteName = "default"
+    title: Annotated[str, Field(max_length=1000)] | None = Field(
+        default=None, description="the article's title, needed when it is rated first"
+    )
+
+
 class ModerateIn(BaseModel):
     model_config = _IN
     action: Literal["approve", "reject", "spam", "delete"]
@@ -125,10 +135,53 @@ class RatingOut(BaseModel):
     histogram: list[int]
 
 
+class MyRatingOut(RatingOut):
+    mine: int | None
+    reader_token: str | None = None
+
+
+class RankedOut(BaseModel):
+    uri: str
+    title: str
+    average: float
+    count: int
+    histogram: list[int]
+    score: float
+
+
+class TopOut(BaseModel):
+    by: Literal["rating"]
+    items: list[RankedOut]
+
+
+class StoredRatingOut(BaseModel):
+    reader_id: int
+    uri: str
+    stars: int
+    counted: bool
+    created_at: str
+    updated_at: str
+
+
+class AdminRatingsOut(BaseModel):
+    rating: RatingOut | None
+    items: list[StoredRatingOut]
+
+
+class RemovedOut(BaseModel):
+    removed: int
+
+
 class SummaryOut(BaseModel):
     comments: int
     feedback: int
     rating: RatingOut
+
+
+class RatingPolicyOut(BaseModel):
+    enabled: bool
+    guests: bool
+    changes: bool
 
 
 class ConfigOut(BaseModel):
@@ -137,6 +190,7 @@ class ConfigOut(BaseModel):
     moderation: str
     edit_window: int
     max_comment_chars: int
+    ratings: RatingPolicyOut
 
 
 class HealthOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from voxpop.model import Comment, ThreadPage
+from voxpop.model import Comment, RatingTally, ThreadPage
 
 
 def iso(value: datetime | None) -> str | None:
@@ -45,3 +45,8 @@ def thread(page: ThreadPage) -> dict[str, Any]:
 
 def iso_ts(timestamp: float) -> str:
     return iso(datetime.fromtimestamp(timestamp, UTC)) or ""
+
+
+def tally(t: RatingTally) -> dict[str, Any]:
+    """A rating tally as the API shows it: full-precision average, count, histogram."""
+    return {"average": t.average, "count": t.count, "histogram": list(t.histogram)}

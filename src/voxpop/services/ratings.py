@@ -1,0 +1,268 @@
+"""Article ratings: one per reader, changeable, counted in the rating's own transaction.
+
+Ballot stuffing: a client that mints fresh reader identities from one address gets, per
+article and day, ``allowance`` counted ratings; the ones beyond are stored (the reader
+sees their own stars) but not counted, and the answer does not say so — a stuffer learns
+nothing, a reader behind a busy NAT loses nothing visible. Moderators see which ratings
+were not counted. Readers with a confirmed e-mail address are exempt when
+``rating_trust_verified`` is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from voxpop import errors
+from voxpop.model import Rating, RatingTally, Site
+from voxpop.services import access, inputs
+from voxpop.services.context import Context
+from voxpop.services.identity import Actor
+from voxpop.services.readers import ensure_reader
+from voxpop.store import articles as article_store
+from voxpop.store import audit as audit_store
+from voxpop.store import ratings as rating_store
+
+TOP_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    rating: Rating
+    reader_id: int
+    minted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RankedArticle:
+    uri: str
+    title: str
+    tally: RatingTally
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRating:
+    """A rating as moderators see it."""
+
+    reader_id: int
+    uri: str
+    stars: int
+    counted: bool
+    created_at: Any
+    updated_at: Any
+
+
+def stars_value(raw: object) -> int:
+    """Whole stars 1–5; anything else (0, 6, 3.5, "4", true) is refused."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 5:
+        raise errors.ValidationFailed("stars must be a whole number from 1 to 5", field="stars")
+    return raw
+
+
+def _enabled(site: Site) -> None:
+    if not site.rating.enabled:
+        raise errors.RatingsDisabled(f"Site {site.name!r} does not take ratings")
+
+
+def get(ctx: Context, site: Site, actor: Actor, uri: str) -> Rating:
+    """The article's tally and the reader's own stars; an unknown article has none yet."""
+    path = inputs.uri(uri)
+    with ctx.db.read() as conn:
+        article = article_store.get(conn, site.id, path)
+        if article is None:
+            return Rating(RatingTally.EMPTY, None)
+        tally = rating_store.tally(conn, article.id)
+        mine = None
+        if actor.reader_id is not None:
+            stored = rating_store.mine(conn, article.id, actor.reader_id)
+            mine = stored.stars if stored else None
+    return Rating(tally, mine)
+
+
+def rate(
+    ctx: Context, site: Site, actor: Actor, uri: str, stars: int, title: str | None = None
+) -> Rated:
+    """Set the reader's rating of an article (creating the article when ``title`` is given
+    for one seen for the first time); re-rating replaces."""
+    _enabled(site)
+    path = inputs.uri(uri)
+    stars = stars_value(stars)
+    clean_title = inputs.title(title)
+    ctx.limiter.hit("rate:" + actor.key, ctx.settings.rating_rate)
+    if actor.reader_id is not None:
+        ctx.limiter.hit("rate:a" + actor.address, ctx.settings.rating_rate)
+    policy = site.rating
+    now = ctx.clock()
+
+    def txn(conn: Connection) -> Rated:
+        article = (
+            article_store.get_or_create(conn, site.id, path, clean_title)
+            if clean_title
+            else article_store.get(conn, site.id, path)
+        )
+        if article is None:
+            raise errors.UnknownArticle(
+                f"No article {path}; send its title with the first rating", field="uri"
+            )
+        reader_id, minted = ensure_reader(ctx, conn, actor)
+        verified = not minted and rating_store.is_verified(conn, reader_id)
+        if not policy.guests and not verified:
+            raise errors.VerificationRequired(
+                "This site takes ratings from readers who confirmed an e-mail address"
+            )
+        for _ in range(2):
+            before = rating_store.mine_for_update(conn, article.id, reader_id)
+            if before is not None:
+                if before.stars != stars:
+                    if not policy.changes:
+                        raise errors.RatingFinal("Your rating is final on this site")
+                    rating_store.update(conn, article.id, reader_id, stars, now)
+                    if before.counted:
+                        rating_store.add(conn, article.id, before.stars, stars)
+                break
+            counted = (verified and ctx.settings.rating_trust_verified) or (
+                rating_store.counted_from(conn, article.id, actor.address) < policy.allowance
+            )
+            if rating_store.insert(conn, article.id, reader_id, stars, counted, actor.address, now):
+                if counted:
+                    rating_store.add(conn, article.id, None, stars)
+                break
+            # A request of the same reader inserted first: go round again and update it.
+        return Rated(Rating(rating_store.tally(conn, article.id), stars), reader_id, minted)
+
+    rated: Rated = ctx.db.transact(txn)
+    ctx.readers.put(rated.reader_id, True)
+    return rated
+
+
+def remove(ctx: Context, site: Site, actor: Actor, uri: str) -> Rating:
+    """Withdraw the reader's rating of an article (nothing to withdraw is not an error)."""
+    _enabled(site)
+    path = inputs.uri(uri)
+    if actor.reader_id is None:
+        raise errors.Unauthorized("Send your reader token to withdraw your rating")
+    reader_id = actor.reader_id
+    ctx.limiter.hit("rate:" + actor.key, ctx.settings.rating_rate)
+
+    def txn(conn: Connection) -> Rating:
+        article = article_store.get(conn, site.id, path)
+        if article is None:
+            raise errors.UnknownArticle(f"No article {path}", field="uri")
+        before = rating_store.mine_for_update(conn, article.id, reader_id)
+        if before is not None:
+            if not site.rating.changes:
+                raise errors.RatingFinal("Your rating is final on this site")
+            rating_store.delete(conn, article.id, reader_id)
+            if before.counted:
+                rating_store.add(conn, article.id, before.stars, None)
+        return Rating(rating_store.tally(conn, article.id), None)
+
+    result: Rating = ctx.db.transact(txn)
+    return result
+
+
+def top(ctx: Context, site: Site, limit: int) -> list[RankedArticle]:
+    """A site's best-rated articles by a damped (Bayesian) average: each article's mean is
+    pulled towards the site's mean by ``rating_prior`` votes, so one 5-star vote cannot win."""
+    with ctx.db.read() as conn:
+        total, count = rating_store.site_mean(conn, site.id)
+        if not count:
+            return []
+        rows = rating_store.top(
+            conn, site.id, total / count, float(ctx.settings.rating_prior), min(limit, TOP_LIMIT)
+        )
+    return [
+        RankedArticle(r["uri"], r["title"], rating_store.tally_of(r), float(r["score"]))
+        for r in rows
+    ]
+
+
+# -- moderators ------------------------------------------------------------------------
+
+
+def _stored(row: Any, uri: str) -> StoredRating:
+    return StoredRating(
+        int(row["reader_id"]),
+        uri,
+        int(row["stars"]),
+        bool(row["counted"]),
+        row["created_at"],
+        row["updated_at"],
+    )
+
+
+def require_reader(reader_id: int | None) -> int:
+    if reader_id is None:
+        raise errors.ValidationFailed("Ask for an article (uri=) or a reader (reader=)")
+    return reader_id
+
+
+def of_article(
+    ctx: Context, actor: Actor, site: Site, uri: str, limit: int, offset: int
+) -> tuple[RatingTally, list[StoredRating]]:
+    access.check_moderator(actor)
+    path = inputs.uri(uri)
+    with ctx.db.read() as conn:
+        article = article_store.get(conn, site.id, path)
+        if article is None:
+            raise errors.UnknownArticle(f"No article {path}", field="uri")
+        rows = rating_store.of_article(conn, article.id, limit, offset)
+        tally = rating_store.tally(conn, article.id)
+    return tally, [_stored(r, path) for r in rows]
+
+
+def of_reader(ctx: Context, actor: Actor, site: Site, reader_id: int) -> list[StoredRating]:
+    access.check_moderator(actor)
+    with ctx.db.read() as conn:
+        rows = rating_store.of_reader(conn, reader_id)
+    return [_stored(r, r["uri"]) for r in rows if r["site_id"] == site.id]
+
+
+def moderator_remove(
+    ctx: Context, actor: Actor, site: Site, reader_id: int, uri: str | None
+) -> int:
+    """Remove a reader's rating of one article, or (``uri`` None) all their ratings on the
+    site; the aggregates follow and an audit entry records it. Returns how many went."""
+    access.check_moderator(actor)
+    path = inputs.uri(uri) if uri is not None else None
+    now = ctx.clock()
+
+    def txn(conn: Connection) -> int:
+        if path is not None:
+            article = article_store.get(conn, site.id, path)
+            if article is None:
+                raise errors.UnknownArticle(f"No article {path}", field="uri")
+            targets = [(article.id, path)]
+        else:
+            targets = [
+                (int(r["article_id"]), str(r["uri"]))
+                for r in rating_store.of_reader(conn, reader_id)
+                if r["site_id"] == site.id
+            ]
+        removed = []
+        for article_id, target_uri in targets:
+            before = rating_store.mine_for_update(conn, article_id, reader_id)
+            if before is None:
+                continue
+            rating_store.delete(conn, article_id, reader_id)
+            if before.counted:
+                rating_store.add(conn, article_id, before.stars, None)
+            removed.append({"uri": target_uri, "stars": before.stars, "counted": before.counted})
+        if path is not None and not removed:
+            raise errors.NotFound(f"Reader {reader_id} has not rated {path}")
+        audit_store.record(
+            conn,
+            now,
+            actor.audit_name,
+            "rating.remove",
+            f"reader:{reader_id}",
+            site.id,
+            {"ratings": removed},
+        )
+        return len(removed)
+
+    count: int = ctx.db.transact(txn)
+    return count

@@ -1,0 +1,34 @@
+"""The audit log: one row per moderation verb, written in that verb's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from voxpop.store.schema import audit
+
+
+def record(
+    conn: Connection,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    site_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        sa.insert(audit).values(
+            at=at, actor=actor, action=action, site_id=site_id, target=target, detail=detail
+        )
+    )
+
+
+def recent(conn: Connection, limit: int = 100, action_prefix: str = "") -> list[Any]:
+    query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
+    if action_prefix:
+        query = query.where(audit.c.action.startswith(action_prefix, autoescape=True))
+    return list(conn.execute(query).mappings())
