@@ -48,7 +48,7 @@ def actor(request: Request, reader_token: str | None = None) -> Actor:
         settings.secret_key, client_address(request, settings.trusted_proxies), ctx.clock()
     )
     token = reader_token if reader_token is not None else bearer(request)
-    if token is None:
+    if not token:
         return Actor(None, False, address)
     if settings.admin_token and same(token, settings.admin_token):
         return Actor(None, True, address)

@@ -42,3 +42,13 @@ class Translator:
         if n == 1:
             return self("count_one")
         return self("count_other", n=n)
+
+    def votes(self, n: int) -> str:
+        return self("votes_one") if n == 1 else self("votes_other", n=n)
+
+    def decimal(self, value: float | None) -> str:
+        """One decimal, with the language's separator (4.2, 4,2)."""
+        if value is None:
+            return ""
+        text = f"{value:.1f}"
+        return text.replace(".", ",") if self.lang == "de" else text

@@ -6,15 +6,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from voxpop import errors
-from voxpop.model import Filter, Site, Sort
+from voxpop.model import Filter, Rating, Site, Sort
 from voxpop.services import comments as comment_service
-from voxpop.services.identity import reader_token
+from voxpop.services import ratings as rating_service
+from voxpop.services.identity import Actor, reader_token
 from voxpop.web import csrf, demo
 from voxpop.web.deps import actor, context
 from voxpop.web.i18n import Translator, pick
@@ -70,6 +72,7 @@ class Pages:
         r.add_api_route("/comments", self.thread_page, methods=["GET"])
         r.add_api_route("/comments", self.post_form, methods=["POST"])
         r.add_api_route("/comments/vote", self.vote_form, methods=["POST"])
+        r.add_api_route("/comments/rate", self.rate_form, methods=["POST"])
         r.add_api_route("/comments/fragment", self.fragment, methods=["GET"])
         r.add_api_route("/", self.newsroom, methods=["GET"])
         r.add_api_route("/demo/{slug}", self.demo_article, methods=["GET"])
@@ -90,6 +93,9 @@ class Pages:
         page = await run_in_threadpool(
             comment_service.thread, ctx, site, uri, sort, Filter.ALL, 50, cursor
         )
+        rating = None
+        if site.rating.enabled:
+            rating = await run_in_threadpool(rating_service.get, ctx, site, _reader(request), uri)
         t = Translator(pick(request.query_params.get("lang"), site.language))
         nonce = request.cookies.get(csrf.COOKIE) or csrf.new_nonce()
         title = page.article.title if page.article and page.article.title else uri
@@ -104,6 +110,8 @@ class Pages:
             csrf_token=csrf.token_for(ctx.settings.secret_key, nonce),
             thread_url=thread_url,
             reply_to=extra.pop("reply_to", None),
+            rating=rating,
+            rating_policy=site.rating,
             **extra,
         )
         response = HTMLResponse(html, status_code=status)
@@ -134,6 +142,8 @@ class Pages:
             notice = "posted_" + posted
         elif q.get("voted"):
             notice = "voted"
+        elif q.get("rated") in ("saved", "removed"):
+            notice = "rating_" + q["rated"]
         return await self._render_thread(
             request, uri, site, sort, q.get("cursor") or None, reply_to=reply_to, notice=notice
         )
@@ -176,15 +186,7 @@ class Pages:
             )
         target = thread_url(uri, site.name, sort=sort.value, posted=posted.comment.status.value)
         response = RedirectResponse(f"{target}#c{posted.comment.id}", status_code=303)
-        response.set_cookie(
-            READER_COOKIE,
-            reader_token(ctx.settings.secret_key, posted.reader_id),
-            max_age=365 * 86400,
-            httponly=True,
-            samesite="lax",
-            secure=_secure(request),
-            path="/comments",
-        )
+        _remember_reader(request, response, posted.reader_id)
         return response
 
     async def vote_form(self, request: Request) -> Response:
@@ -205,15 +207,43 @@ class Pages:
         target = thread_url(uri or "/", site.name, sort=sort.value, voted="1")
         response = RedirectResponse(f"{target}#c{comment_id}", status_code=303)
         if minted:
-            response.set_cookie(
-                READER_COOKIE,
-                reader_token(ctx.settings.secret_key, reader_id),
-                max_age=365 * 86400,
-                httponly=True,
-                samesite="lax",
-                secure=_secure(request),
-                path="/comments",
+            _remember_reader(request, response, reader_id)
+        return response
+
+    async def rate_form(self, request: Request) -> Response:
+        """Rate (``stars``) or withdraw one's rating (``remove``) with a plain form."""
+        ctx = context(request)
+        form = await request.form()
+        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        site = ctx.site(fields.get("site") or "default")
+        uri = fields.get("uri", "")
+        sort = _enum(Sort, fields.get("sort"), Sort.BEST)
+        try:
+            csrf.check(
+                ctx.settings.secret_key, request.cookies.get(csrf.COOKIE), fields.get("csrf")
             )
+            who = actor(request, request.cookies.get(READER_COOKIE) or None)
+            if fields.get("remove"):
+                await run_in_threadpool(rating_service.remove, ctx, site, who, uri)
+                rated, minted_id = "removed", None
+            else:
+                stars = fields.get("stars", "")
+                if stars not in ("1", "2", "3", "4", "5"):
+                    raise errors.ValidationFailed("Choose from one to five stars", field="stars")
+                done = await run_in_threadpool(
+                    rating_service.rate, ctx, site, who, uri, int(stars), fields.get("title")
+                )
+                rated, minted_id = "saved", done.reader_id if done.minted else None
+        except errors.VoxpopError as exc:
+            if not uri:
+                raise
+            return await self._render_thread(
+                request, uri, site, sort, None, status=exc.status, rating_error=exc.detail
+            )
+        target = thread_url(uri, site.name, sort=sort.value, rated=rated)
+        response = RedirectResponse(f"{target}#vp-rating", status_code=303)
+        if minted_id is not None:
+            _remember_reader(request, response, minted_id)
         return response
 
     async def fragment(self, request: Request) -> Response:
@@ -227,9 +257,15 @@ class Pages:
             comment_service.thread, ctx, site, uri, Sort.BEST, Filter.ALL, 50, None
         )
         t = Translator(pick(q.get("lang"), site.language))
+        rating = None
+        if site.rating.enabled:
+            rating = await run_in_threadpool(rating_service.get, ctx, site, _reader(request), uri)
+        title = page.article.title if page.article and page.article.title else uri
         html = env.get_template("fragment.html").render(
             t=t,
             page=page,
+            rating=rating,
+            json_ld=_json_ld(ctx.settings.public_url, uri, title, rating),
             uri=uri,
             site=site.name,
             thread_url=thread_url,
@@ -280,6 +316,51 @@ def error_page(request: Request, exc: errors.VoxpopError) -> Response | None:
     html = env.get_template("error.html").render(t=t, title=exc.title, detail=exc.detail)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else None
     return HTMLResponse(html, status_code=exc.status, headers=headers)
+
+
+def _reader(request: Request) -> Actor:
+    """The reader behind the page's cookie; a stale or forged cookie is just nobody."""
+    try:
+        return actor(request, request.cookies.get(READER_COOKIE) or None)
+    except errors.Unauthorized:
+        return actor(request, "")
+
+
+def _remember_reader(request: Request, response: Response, reader_id: int) -> None:
+    secret = context(request).settings.secret_key
+    response.set_cookie(
+        READER_COOKIE,
+        reader_token(secret, reader_id),
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/comments",
+    )
+
+
+def _json_ld(public_url: str, uri: str, title: str, rating: Rating | None) -> str | None:
+    """schema.org AggregateRating for search engines: only with at least one rating."""
+    if rating is None or not rating.tally.count or rating.tally.average is None:
+        return None
+    url = public_url + uri if uri.startswith("/") else uri
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Article",
+        "@id": url,
+        "url": url,
+        "headline": title,
+        "aggregateRating": {
+            "@type": "AggregateRating",
+            "ratingValue": round(rating.tally.average, 2),
+            "ratingCount": rating.tally.count,
+            "bestRating": 5,
+            "worstRating": 1,
+        },
+    }
+    # Inside <script>, "</" and "<!--" must not appear: escape every "<", ">" and "&".
+    text = orjson.dumps(data).decode()
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _safe_int(raw: str | None) -> int | None:
