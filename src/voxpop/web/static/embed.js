@@ -84,7 +84,7 @@
 
   /* ---- i18n ---- */
 
-  var lang = "en", plural, numbers, relative, dates;
+  var lang = "en", plural, numbers, decimal, relative, dates;
   function catalogue(l) { return MESSAGES[l] || {}; }
   function pick(tag) {
     var l = (tag || "").toLowerCase().split("-")[0];
@@ -494,6 +494,124 @@
     }, function (err) { showError(st.art, err); });
   }
 
+  /* ---- the article's rating ---- */
+
+  // R: the server's last word; rc: the site's policy. A choice shows at once and goes out;
+  // choices made while a request is on its way go in the next one (rollback to R on error).
+  var R, rc = {}, STAR = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">' +
+    '<path d="M12 2.8l2.8 5.8 6.3.9-4.6 4.4 1.1 6.3-5.6-3-5.6 3 1.1-6.3-4.6-4.4 6.3-.9z"/></svg>';
+
+  function ratingBox() {
+    var r = ui.r = {}, label = uid(), dist = uid(), i;
+    r.stars = h("div", { class: "voxpop-stars", role: "radiogroup", "aria-labelledby": label });
+    for (i = 1; i < 6; i++) {
+      r.stars.append(h("span", { class: "voxpop-star", role: "radio", "data-stars": i, "aria-label": t("rating_star", { count: numbers.format(i) }) }));
+      r.stars.lastChild.innerHTML = STAR;
+    }
+    r.stars.addEventListener("click", function (e) {
+      var s = e.target.closest("[data-stars]");
+      if (s) rate(+s.getAttribute("data-stars"));
+    });
+    r.stars.addEventListener("keydown", function (e) { // as native radios: arrows move and select
+      var k = e.key, i = +e.target.getAttribute("data-stars");
+      i = k === " " || k === "Enter" ? i : k === "Home" ? 1 : k === "End" ? 5 :
+        /^Arrow(Right|Up)$/.test(k) ? Math.min(5, i + 1) : /^Arrow(Left|Down)$/.test(k) ? Math.max(1, i - 1) : 0;
+      if (i && !e.altKey && !e.ctrlKey && !e.metaKey) { e.preventDefault(); rate(i); }
+    });
+    r.box = h("div", { class: "voxpop-rating", hidden: true }, [
+      h("div", { class: "voxpop-rrow" }, [
+        h("span", { class: "voxpop-rlabel", id: label, text: t("rating_label") }),
+        r.stars,
+        r.sum = h("p", { class: "voxpop-rsum" })
+      ]),
+      h("div", { class: "voxpop-rrow voxpop-rbtns" }, [
+        r.toggle = button("rdist", t("rating_show"), { "aria-expanded": "false", "aria-controls": dist }),
+        r.remove = button("unrate", t("rating_remove"))
+      ]),
+      r.msg = h("p", { class: "voxpop-rmsg", role: "status" }),
+      r.dist = h("ul", { class: "voxpop-dist", id: dist, hidden: true })
+    ]);
+    r.toggle.insertAdjacentHTML("beforeend", ARROW);
+    return r.box;
+  }
+
+  function loadRating(conf) {
+    return Promise.all([conf, api("GET", "ratings", { uri: cfg.uri, site: cfg.site })]).then(function (a) {
+      rc = a[0].ratings || {};
+      paintRating(R = a[1]);
+      ui.r.want = R.mine;
+      ui.r.box.hidden = rc.enabled === false;
+    }, function () { /* no ratings from this server, no rating control */ });
+  }
+
+  function readOnly(mine) { return rc.changes === false && mine != null; }
+
+  function paintRating(v) {
+    var r = ui.r, n = v.count, mine = v.mine || 0, had = r.stars.contains(doc.activeElement), s, c, bar;
+    r.stars.setAttribute("aria-readonly", readOnly(v.mine));
+    [].forEach.call(r.stars.children, function (el, i) {
+      el.setAttribute("aria-checked", mine === i + 1);
+      el.classList.toggle("voxpop-on", i < mine);
+      el.tabIndex = i === Math.max(mine, 1) - 1 ? 0 : -1; // roving tabindex
+      if (had && !el.tabIndex) el.focus();
+    });
+    r.sum.textContent = "";
+    r.sum.append(n ? h("span", { class: "voxpop-ravg" }, [
+      h("span", { class: "voxpop-sr", text: t("rating_average") + " " }),
+      decimal.format(v.average),
+      h("span", { "aria-hidden": "true", text: " ★ · " })
+    ]) : "", n ? tn("ratings", n) : t("ratings_none"));
+    r.remove.hidden = !mine || readOnly(mine);
+    r.dist.textContent = "";
+    for (s = 5; s; s--) {
+      c = v.histogram[s - 1];
+      bar = h("span", { class: "voxpop-rbar", "aria-hidden": "true" }, [h("span")]);
+      bar.firstChild.style.width = (n && 100 * c / n) + "%"; // CSSOM: fine under a strict CSP
+      r.dist.append(h("li", null, [ // reads "5 stars: 12"
+        tn("stars", s), bar, h("span", null, [h("span", { class: "voxpop-sr", text: ": " }), numbers.format(c)])
+      ]));
+    }
+  }
+
+  function rate(stars) { // 1–5, or null to withdraw
+    var r = ui.r, hg, n, sum = 0;
+    if (!R || stars === r.want || readOnly(r.want)) return;
+    r.want = stars;
+    hg = R.histogram.slice(); n = R.count; // optimistic: R with the reader's new stars
+    if (R.mine && hg[R.mine - 1] > 0) { hg[R.mine - 1]--; n--; }
+    if (stars) { hg[stars - 1]++; n++; }
+    hg.forEach(function (c, i) { sum += c * (i + 1); });
+    paintRating({ average: sum / n, count: n, histogram: hg, mine: stars });
+    note("");
+    if (!r.busy) send();
+  }
+
+  function send() {
+    var r = ui.r, stars = r.want, where = { uri: cfg.uri, site: cfg.site };
+    r.busy = true;
+    (stars ? api("PUT", "ratings", null, Object.assign({ title: cfg.title, stars: stars }, where))
+      : api("DELETE", "ratings", where)).then(function (v) {
+      R = v;
+      r.busy = false;
+      stars = r.want;
+      r.want = R.mine;
+      if (stars !== R.mine && !readOnly(R.mine)) return rate(stars); // chosen meanwhile
+      paintRating(R);
+      note(t(R.mine ? "rating_saved" : "rating_removed"));
+    }, function (err) {
+      r.busy = false;
+      if ((err.problem || {}).code === "rating_final") rc.changes = false;
+      paintRating(R); // roll back
+      r.want = R.mine;
+      note(errorText(err), 1);
+    });
+  }
+
+  function note(text, error) {
+    ui.r.msg.textContent = text;
+    ui.r.msg.classList.toggle("voxpop-rerr", !!error);
+  }
+
   /* ---- loading ---- */
 
   function loadThread(more) {
@@ -640,12 +758,31 @@
     "@keyframes voxpop-flash{from{background:var(--_s)}}",
     ".voxpop-new{animation:voxpop-flash 2.5s ease-out}",
     "@media (prefers-reduced-motion:reduce){.voxpop-new{animation:none}}",
+    ".voxpop-rating{margin-bottom:.5rem;padding-bottom:.75rem;border-bottom:1px solid var(--_b)}",
+    ".voxpop-rrow{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem .75rem}",
+    ".voxpop-rbtns{margin-left:-.5rem;gap:.25rem}",
+    ".voxpop-rlabel{font-weight:600}",
+    ".voxpop-stars{display:flex}",
+    ".voxpop-star{display:grid;place-items:center;width:2rem;height:2rem;border-radius:6px}",
+    ".voxpop-star:focus-visible{outline-offset:-1px}",
+    ".voxpop-star svg{width:1.5rem;height:1.5rem;fill:none;stroke:var(--_m);stroke-width:1.6;stroke-linejoin:round}",
+    ".voxpop-on svg,.voxpop-stars:not([aria-readonly=true]):hover svg{fill:var(--_a);stroke:var(--_a)}",
+    ".voxpop-stars:not([aria-readonly=true]) .voxpop-star:hover~* svg{fill:none;stroke:var(--_m)}",
+    ".voxpop-stars:not([aria-readonly=true]) .voxpop-star{cursor:pointer}",
+    ".voxpop-rsum,.voxpop-rmsg{margin:0;color:var(--_m);font-size:.9375rem}",
+    ".voxpop-ravg{font-weight:700;color:var(--_t)}",
+    ".voxpop-rdist[aria-expanded=false] svg{transform:rotate(180deg)}",
+    ".voxpop-rerr{color:var(--_e);font-weight:600}",
+    ".voxpop-dist{list-style:none;margin:.5rem 0 0;padding:0;max-width:24rem;font-size:.875rem}",
+    ".voxpop-dist li{display:grid;grid-template-columns:5em 1fr 2em;align-items:center;gap:.5rem}",
+    ".voxpop-rbar{height:.5rem;border:1px solid var(--_b);border-radius:9px;background:var(--_s);overflow:hidden}",
+    ".voxpop-rbar>span{display:block;height:100%;background:var(--_a)}",
     "@media (max-width:30rem){.voxpop{--_av:2rem}.voxpop-replies{margin-left:.25rem;padding-left:.625rem}.voxpop-comment{column-gap:.5rem}.voxpop-form{padding:.75rem}.voxpop-comment>.voxpop-slot{grid-column:1/-1}}"
   ].join("\n");
 
   /* ---- the widget ---- */
 
-  function build() {
+  function build(conf) {
     if (!doc.getElementById("voxpop-style")) {
       doc.head.prepend(h("style", { id: "voxpop-style", text: CSS }));
     }
@@ -676,6 +813,7 @@
         h("div", { class: "voxpop-sort" }, [h("label", { for: sortId, text: t("sort_label") }), ui.sort])
       ]),
       makeForm("new", null),
+      ratingBox(),
       ui.status,
       ui.list,
       ui.loading,
@@ -694,7 +832,13 @@
       var act = b.getAttribute("data-act"), art = b.closest(".voxpop-comment"), st = art && S[art.getAttribute("data-id")];
       if (act === "more") loadThread(true);
       else if (act === "retry") loadThread(!!cursor && ui.list.children.length > 0);
-      else if (!st) return;
+      else if (act === "rdist") {
+        b.setAttribute("aria-expanded", ui.r.dist.hidden);
+        ui.r.dist.hidden = !ui.r.dist.hidden;
+      } else if (act === "unrate") {
+        rate(null);
+        ui.r.stars.querySelector("[tabindex='0']").focus();
+      } else if (!st) return;
       else if (act === "vote") vote(st, +b.getAttribute("data-value"));
       else if (act === "reply" && st.kind === "reply" && st.form) closeForm(st, true);
       else if (act === "reply") openForm(st, "reply", b);
@@ -726,23 +870,26 @@
       });
     }, 30000);
 
-    window.voxpop.reload = function () { return loadThread(false); };
+    window.voxpop.reload = function () { loadRating(conf); return loadThread(false); };
+    loadRating(conf); // in parallel with the thread
     loadThread(false);
   }
 
   function start() {
     lang = pick(cfg.lang) || pick(doc.documentElement.lang);
-    (lang ? Promise.resolve() : api("GET", "config", { site: cfg.site }).then(function (c) {
-      lang = pick(c.language);
-    }, function () {})).then(function () {
+    // The site's configuration: its language (when the page names none) and its ratings.
+    var conf = lang && !doc.querySelector(cfg.target) ? null :
+      api("GET", "config", { site: cfg.site }).catch(function () { return {}; });
+    (lang ? Promise.resolve() : conf.then(function (c) { lang = pick(c.language); })).then(function () {
       lang = lang || "en";
       plural = new Intl.PluralRules(lang);
       numbers = new Intl.NumberFormat(lang);
+      decimal = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
       relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
       dates = new Intl.DateTimeFormat(lang, { dateStyle: "medium" });
       counts();
       root = doc.querySelector(cfg.target);
-      if (root) build();
+      if (root) build(conf || {});
     });
   }
 
