@@ -131,3 +131,17 @@ def test_fragment_has_aggregate_rating_json_ld_only_with_ratings(client: TestCli
     assert "alert(1)" in data["headline"]  # kept as data, never as markup
     assert fragment.count("<script") == 1
     assert "4.0" in fragment and "1 vote" in fragment
+
+
+def test_the_newsroom_shows_each_articles_rating(client: TestClient) -> None:
+    uri = "/demo/library-night-hours"
+    page = client.get("/comments", params={"uri": uri}).text
+    client.post(
+        "/comments/rate",
+        data={"csrf": csrf_of(page), "uri": uri, "stars": "4", "title": "Library"},
+        follow_redirects=False,
+    )
+    newsroom = client.get("/").text
+    assert '<span class="teaser-rating">4.0' in newsroom
+    assert "(1 vote)" in newsroom
+    assert newsroom.count('class="teaser-rating"') == 1

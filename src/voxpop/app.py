@@ -15,7 +15,7 @@ from voxpop.services import comments as comment_service
 from voxpop.services.context import Context, open_context, origin_allowed
 from voxpop.settings import Settings
 from voxpop.store.db import Database
-from voxpop.web import api, pages, problems, ratings_api, static_files
+from voxpop.web import api, feedback_api, pages, problems, ratings_api, static_files
 from voxpop.web.cache import ThreadCache
 from voxpop.web.fastpath import CachedThreads
 from voxpop.web.middleware import CORS, BodyLimit, SecurityHeaders, page_csp
@@ -72,6 +72,7 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(ratings_api.router)
+    app.include_router(feedback_api.router)
     app.include_router(static_files.router())
     app.include_router(pages.Pages().router)
 
@@ -93,7 +94,12 @@ def create_app(
         hsts=settings.public_url.startswith("https:"),
     )
     app.add_middleware(CORS, allowed=lambda origin: _any_site_allows(ctx, origin))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        large_paths=("/api/v1/articles", "/api/v1/anchor"),
+        large_bytes=settings.max_article_bytes,
+    )
     return app
 
 

@@ -9,6 +9,7 @@ beyond this number.
     │   ├── MalformedJSON (400, malformed_json)
     │   └── InvalidCursor (400, invalid_cursor)
     ├── ValidationFailed (422, validation_error)
+    │   └── AnchorNotFound (422, anchor_not_found)
     ├── Unauthorized (401, unauthorized)
     ├── Forbidden (403, forbidden)
     │   ├── OriginNotAllowed (403, origin_not_allowed)
@@ -71,6 +72,11 @@ class ValidationFailed(VoxpopError):
     status = 422
     code = "validation_error"
     title = "The request is not valid"
+
+
+class AnchorNotFound(ValidationFailed):
+    code = "anchor_not_found"
+    title = "The selected passage is not in the article's text"
 
 
 class Unauthorized(VoxpopError):

@@ -82,6 +82,7 @@ class Article:
     version: int
     comment_count: int
     created_at: datetime
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,12 @@ class RatingTally:
     @property
     def average(self) -> float | None:
         return self.total / self.count if self.count else None
+
+    def including(self, stars: int) -> RatingTally:
+        """The tally with one more rating of ``stars``."""
+        histogram = list(self.histogram)
+        histogram[stars - 1] += 1
+        return RatingTally(self.count + 1, self.total + stars, tuple(histogram))  # type: ignore[arg-type]
 
 
 RatingTally.EMPTY = RatingTally(0, 0, (0, 0, 0, 0, 0))

@@ -65,6 +65,11 @@ SPECS: tuple[Spec, ...] = (
     Spec("language", "en", "Default language of pages and the widget (`en` or `de`)."),
     Spec("demo", "", "Serve the demo newsroom at `/` (`on`/`off`); default: on in dev only."),
     Spec("max_body_bytes", "65536", "Largest accepted request body; larger gets 413."),
+    Spec(
+        "max_article_bytes",
+        "2097152",
+        "Largest body of `PUT /api/v1/articles` and `POST /api/v1/anchor` (an article's text).",
+    ),
     Spec("max_comment_chars", "10000", "Longest comment body in characters."),
     Spec("post_rate", "10/60", "Comments a reader or address may post: COUNT/SECONDS."),
     Spec("vote_rate", "60/60", "Votes a reader or address may cast: COUNT/SECONDS."),
@@ -142,6 +147,7 @@ class Settings:
     language: str
     demo: bool
     max_body_bytes: int
+    max_article_bytes: int
     max_comment_chars: int
     post_rate: Rate
     vote_rate: Rate
@@ -361,6 +367,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         language=language,
         demo=_bool("VOXPOP_DEMO", demo_raw) if demo_raw else is_dev,
         max_body_bytes=_int("VOXPOP_MAX_BODY_BYTES", raw["max_body_bytes"], 1024),
+        max_article_bytes=_int("VOXPOP_MAX_ARTICLE_BYTES", raw["max_article_bytes"], 1024),
         max_comment_chars=_int("VOXPOP_MAX_COMMENT_CHARS", raw["max_comment_chars"], 1),
         post_rate=_rate("VOXPOP_POST_RATE", raw["post_rate"]),
         vote_rate=_rate("VOXPOP_VOTE_RATE", raw["vote_rate"]),

@@ -26,7 +26,7 @@ from voxpop.model import (
     ThreadPage,
     VoteTally,
 )
-from voxpop.services import access, inputs
+from voxpop.services import access, feedback, inputs
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.readers import ensure_reader
@@ -93,6 +93,7 @@ class _Draft:
     title: str
     status: CommentStatus
     created_at: datetime
+    anchor: dict[str, Any] | None
 
 
 PostResult = tuple[Comment, int, bool, tuple[int, bool]]
@@ -131,6 +132,7 @@ def _draft(ctx: Context, site: Site, actor: Actor, new: NewComment) -> _Draft:
         title=title,
         status=_initial_status(site, body),
         created_at=ctx.clock(),
+        anchor=feedback.check_anchor(ctx, site, uri, new.anchor) if new.anchor else None,
     )
 
 
@@ -173,7 +175,8 @@ def _store(
             status=draft.status.value,
             created_at=draft.created_at,
             ip_hash=actor.address,
-            anchor=_anchor(new.anchor),
+            anchor=draft.anchor,
+            anchor_state=draft.anchor["state"] if draft.anchor else None,
         )
         approved = draft.status is CommentStatus.APPROVED
         article_store.touch(conn, article_id, 1 if approved else 0)
@@ -188,13 +191,6 @@ def _posted(ctx: Context, site: Site, draft: _Draft, stored: PostResult) -> Post
     ctx.article_ids.put((site.id, draft.uri), known)
     ctx.readers.put(reader_id, True)
     return Posted(comment, reader_id, minted)
-
-
-def _anchor(raw: dict[str, Any] | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    selectors = raw.get("selector")
-    return {"selector": selectors, "state": "anchored", "original": {"selector": selectors}}
 
 
 def get(ctx: Context, actor: Actor, comment_id: int) -> Comment:
@@ -442,13 +438,15 @@ def mine(
 def summaries(ctx: Context, site: Site, uris: list[str]) -> list[ArticleSummary]:
     paths = [inputs.uri(u) for u in uris]
     with ctx.db.read() as conn:
-        counts = article_store.counts(conn, site.id, paths)
-        tallies = rating_store.by_uri(conn, site.id, paths)
+        found = article_store.summaries(conn, site.id, paths)
     out = []
     for original, path in zip(uris, paths, strict=True):
-        comments, feedback = counts.get(path, (0, 0))
-        rating = tallies.get(path, RatingTally.EMPTY)
-        out.append(ArticleSummary(original, comments, feedback, rating))
+        row = found.get(path)
+        if row is None:
+            out.append(ArticleSummary(original, 0, 0, RatingTally.EMPTY))
+            continue
+        tally = rating_store.tally_of(row)
+        out.append(ArticleSummary(original, int(row["comment_count"]), int(row["feedback"]), tally))
     return out
 
 

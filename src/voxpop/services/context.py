@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from voxpop.errors import OriginNotAllowed, UnknownSite
 from voxpop.model import Site
@@ -31,6 +32,12 @@ class Context:
     # (site id, uri) → (article id, has a title); reader ids known to exist.
     article_ids: Memo[tuple[int, str], tuple[int, bool]] = field(default_factory=Memo)
     readers: Memo[int, bool] = field(default_factory=Memo)
+    # (site id, uri) → (article id, revision, canonical text) of current revisions;
+    # (article id, version, length, hash of a page's text) → where its feedback lies.
+    texts: Memo[tuple[int, str], tuple[int, int, str]] = field(default_factory=lambda: Memo(64))
+    located: Memo[tuple[int, int, int, str], Any] = field(default_factory=lambda: Memo(256))
+    # (site id, limit) → (monotonic time, ranking) of /articles/top.
+    ranked: Memo[tuple[int, int], tuple[float, Any]] = field(default_factory=lambda: Memo(64))
 
     def __post_init__(self) -> None:
         if self.versions is None:

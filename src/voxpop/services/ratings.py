@@ -1,15 +1,17 @@
 """Article ratings: one per reader, changeable, counted in the rating's own transaction.
 
 Ballot stuffing: a client that mints fresh reader identities from one address gets, per
-article and day, ``allowance`` counted ratings; the ones beyond are stored (the reader
-sees their own stars) but not counted, and the answer does not say so — a stuffer learns
-nothing, a reader behind a busy NAT loses nothing visible. Moderators see which ratings
-were not counted. Readers with a confirmed e-mail address are exempt when
-``rating_trust_verified`` is on.
+article and day, ``allowance`` counted ratings; the ones beyond are stored but not
+counted. Their reader is shown the tally as if theirs counted (a shadow view, as
+moderation systems do for shadow-held comments), so neither the stuffer's own answers
+nor a reader behind a busy NAT show a difference; only a read without their token
+shows the true tally. Moderators see which ratings were not counted. Readers with a
+confirmed e-mail address are exempt when ``rating_trust_verified`` is on.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ from voxpop.store import audit as audit_store
 from voxpop.store import ratings as rating_store
 
 TOP_LIMIT = 100
+TOP_TTL = 30.0  # seconds a site's ranking is reused
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,10 @@ def get(ctx: Context, site: Site, actor: Actor, uri: str) -> Rating:
         mine = None
         if actor.reader_id is not None:
             stored = rating_store.mine(conn, article.id, actor.reader_id)
-            mine = stored.stars if stored else None
+            if stored is not None:
+                mine = stored.stars
+                if not stored.counted:
+                    tally = tally.including(stored.stars)
     return Rating(tally, mine)
 
 
@@ -113,9 +119,11 @@ def rate(
             raise errors.VerificationRequired(
                 "This site takes ratings from readers who confirmed an e-mail address"
             )
+        counted = True
         for _ in range(2):
             before = rating_store.mine_for_update(conn, article.id, reader_id)
             if before is not None:
+                counted = before.counted
                 if before.stars != stars:
                     if not policy.changes:
                         raise errors.RatingFinal("Your rating is final on this site")
@@ -131,7 +139,9 @@ def rate(
                     rating_store.add(conn, article.id, None, stars)
                 break
             # A request of the same reader inserted first: go round again and update it.
-        return Rated(Rating(rating_store.tally(conn, article.id), stars), reader_id, minted)
+        tally = rating_store.tally(conn, article.id)
+        shown = tally if counted else tally.including(stars)
+        return Rated(Rating(shown, stars), reader_id, minted)
 
     rated: Rated = ctx.db.transact(txn)
     ctx.readers.put(rated.reader_id, True)
@@ -166,7 +176,22 @@ def remove(ctx: Context, site: Site, actor: Actor, uri: str) -> Rating:
 
 def top(ctx: Context, site: Site, limit: int) -> list[RankedArticle]:
     """A site's best-rated articles by a damped (Bayesian) average: each article's mean is
-    pulled towards the site's mean by ``rating_prior`` votes, so one 5-star vote cannot win."""
+    pulled towards the site's mean by ``rating_prior`` votes, so one 5-star vote cannot win.
+
+    The damped score moves with every rating anywhere on the site, so no index can keep it
+    sorted; the ranking is computed over the site's rated articles and kept for
+    ``TOP_TTL`` seconds."""
+    key = (site.id, limit)
+    now = time.monotonic()
+    cached = ctx.ranked.get(key)
+    if cached is not None and now - cached[0] < TOP_TTL:
+        return list(cached[1])
+    ranked = _rank(ctx, site, limit)
+    ctx.ranked.put(key, (now, ranked))
+    return ranked
+
+
+def _rank(ctx: Context, site: Site, limit: int) -> list[RankedArticle]:
     with ctx.db.read() as conn:
         total, count = rating_store.site_mean(conn, site.id)
         if not count:

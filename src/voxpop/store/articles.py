@@ -21,6 +21,7 @@ _COLS = (
     articles.c.version,
     articles.c.comment_count,
     articles.c.created_at,
+    articles.c.revision,
 )
 
 
@@ -50,6 +51,7 @@ def _article(row: Any) -> Article:
         version=row.version,
         comment_count=row.comment_count,
         created_at=row.created_at,
+        revision=row.revision,
     )
 
 
@@ -78,30 +80,44 @@ def get_or_create(conn: Connection, site_id: int, uri: str, title: str) -> Artic
     return created
 
 
+def set_title(conn: Connection, article_id: int, title: str) -> None:
+    conn.execute(sa.update(articles).where(articles.c.id == article_id).values(title=title))
+
+
 def touch(conn: Connection, article_id: int, count_delta: int = 0) -> None:
     """Bump the version (and the visible-comment count) in the writer's transaction."""
     conn.execute(_TOUCH, {"article_id": article_id, "delta": count_delta})
 
 
-def counts(conn: Connection, site_id: int, uris: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """uri → (visible comments, visible inline feedback) for many articles in one query."""
+_FEEDBACK = (
+    sa.select(sa.func.count())
+    .where(
+        comments.c.article_id == articles.c.id,
+        comments.c.status == "approved",
+        comments.c.anchor.is_not(None),
+    )
+    .scalar_subquery()
+)
+_SUMMARY = sa.select(
+    articles.c.uri,
+    articles.c.comment_count,
+    _FEEDBACK.label("feedback"),
+    articles.c.rating_count,
+    articles.c.rating_sum,
+    *(articles.c[f"rating_{stars}"] for stars in range(1, 6)),
+).where(
+    articles.c.site_id == sa.bindparam("site_id"),
+    articles.c.uri.in_(sa.bindparam("uris", expanding=True)),
+)
+
+
+def summaries(conn: Connection, site_id: int, uris: Sequence[str]) -> dict[str, Any]:
+    """uri → row of (comment_count, feedback, rating columns) for many articles in one
+    prebuilt query; unknown uris are absent."""
     if not uris:
         return {}
-    feedback = (
-        sa.select(sa.func.count())
-        .where(
-            comments.c.article_id == articles.c.id,
-            comments.c.status == "approved",
-            comments.c.anchor.is_not(None),
-        )
-        .scalar_subquery()
-    )
-    rows = conn.execute(
-        sa.select(articles.c.uri, articles.c.comment_count, feedback.label("feedback")).where(
-            articles.c.site_id == site_id, articles.c.uri.in_(list(uris))
-        )
-    ).all()
-    return {r.uri: (int(r.comment_count), int(r.feedback)) for r in rows}
+    rows = conn.execute(_SUMMARY, {"site_id": site_id, "uris": list(uris)}).mappings()
+    return {str(r["uri"]): r for r in rows}
 
 
 def ping(conn: Connection) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,29 @@ _MINE = sa.select(ratings.c.stars, ratings.c.counted).where(
     ratings.c.article_id == sa.bindparam("article_id"),
     ratings.c.reader_id == sa.bindparam("reader_id"),
 )
+_MINE_LOCKED = _MINE.with_for_update()
+_COUNTED_FROM = sa.select(sa.func.count()).where(
+    ratings.c.article_id == sa.bindparam("article_id"),
+    ratings.c.address_hash == sa.bindparam("address_hash"),
+    ratings.c.counted.is_(True),
+)
+_UPDATE = (
+    sa.update(ratings)
+    .where(
+        ratings.c.article_id == sa.bindparam("b_article_id"),
+        ratings.c.reader_id == sa.bindparam("b_reader_id"),
+    )
+    .values(stars=sa.bindparam("b_stars"), updated_at=sa.bindparam("b_now"))
+)
+_DELETE = sa.delete(ratings).where(
+    ratings.c.article_id == sa.bindparam("article_id"),
+    ratings.c.reader_id == sa.bindparam("reader_id"),
+)
+_VERIFIED = sa.select(readers.c.verified_at).where(readers.c.id == sa.bindparam("reader_id"))
+_SITE_MEAN = sa.select(
+    sa.func.coalesce(sa.func.sum(articles.c.rating_sum), 0),
+    sa.func.coalesce(sa.func.sum(articles.c.rating_count), 0),
+).where(articles.c.site_id == sa.bindparam("site_id"), articles.c.rating_count > 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,40 +63,21 @@ def tally(conn: Connection, article_id: int) -> RatingTally:
     return tally_of(row) if row else RatingTally.EMPTY
 
 
-def by_uri(conn: Connection, site_id: int, uris: Sequence[str]) -> dict[str, RatingTally]:
-    """uri → tally for many articles of a site in one query (unknown ones are absent)."""
-    if not uris:
-        return {}
-    rows = conn.execute(
-        sa.select(articles.c.uri, *_TALLY_COLS).where(
-            articles.c.site_id == site_id, articles.c.uri.in_(list(uris))
-        )
-    ).mappings()
-    return {str(r["uri"]): tally_of(r) for r in rows}
-
-
 def mine(conn: Connection, article_id: int, reader_id: int) -> Stored | None:
     row = conn.execute(_MINE, {"article_id": article_id, "reader_id": reader_id}).first()
     return Stored(int(row.stars), bool(row.counted)) if row else None
 
 
 def mine_for_update(conn: Connection, article_id: int, reader_id: int) -> Stored | None:
-    stmt = _MINE.with_for_update() if conn.dialect.name == "postgresql" else _MINE
+    stmt = _MINE_LOCKED if conn.dialect.name == "postgresql" else _MINE
     row = conn.execute(stmt, {"article_id": article_id, "reader_id": reader_id}).first()
     return Stored(int(row.stars), bool(row.counted)) if row else None
 
 
 def counted_from(conn: Connection, article_id: int, address_hash: str) -> int:
     """Counted ratings of an article whose first rating came from this (day-salted) address."""
-    return int(
-        conn.execute(
-            sa.select(sa.func.count()).where(
-                ratings.c.article_id == article_id,
-                ratings.c.address_hash == address_hash,
-                ratings.c.counted.is_(True),
-            )
-        ).scalar_one()
-    )
+    params = {"article_id": article_id, "address_hash": address_hash}
+    return int(conn.execute(_COUNTED_FROM, params).scalar_one())
 
 
 def insert(
@@ -102,9 +106,8 @@ def insert(
 
 def update(conn: Connection, article_id: int, reader_id: int, stars: int, now: datetime) -> None:
     conn.execute(
-        sa.update(ratings)
-        .where(ratings.c.article_id == article_id, ratings.c.reader_id == reader_id)
-        .values(stars=stars, updated_at=now)
+        _UPDATE,
+        {"b_article_id": article_id, "b_reader_id": reader_id, "b_stars": stars, "b_now": now},
     )
 
 
@@ -119,6 +122,12 @@ def delete(conn: Connection, article_id: int, reader_id: int) -> None:
 def add(conn: Connection, article_id: int, removed: int | None, added: int | None) -> None:
     """Move the article's counted aggregate from ``removed`` stars to ``added`` stars (either
     may be None) with one atomic UPDATE: exact under concurrent raters on every backend."""
+    conn.execute(_move(removed, added), {"article_id": article_id})
+
+
+@cache
+def _move(removed: int | None, added: int | None) -> sa.Update:
+    """The UPDATE for one kind of change (at most 36 of them, each compiled once)."""
     values: dict[str, Any] = {
         "rating_count": articles.c.rating_count + ((added is not None) - (removed is not None)),
         "rating_sum": articles.c.rating_sum + ((added or 0) - (removed or 0)),
@@ -127,24 +136,16 @@ def add(conn: Connection, article_id: int, removed: int | None, added: int | Non
         assert stars is not None
         column = articles.c[f"rating_{stars}"]
         values[column.name] = column + ((stars == added) - (stars == removed))
-    conn.execute(sa.update(articles).where(articles.c.id == article_id).values(**values))
+    return sa.update(articles).where(articles.c.id == sa.bindparam("article_id")).values(**values)
 
 
 def is_verified(conn: Connection, reader_id: int) -> bool:
-    return (
-        conn.execute(sa.select(readers.c.verified_at).where(readers.c.id == reader_id)).scalar()
-        is not None
-    )
+    return conn.execute(_VERIFIED, {"reader_id": reader_id}).scalar() is not None
 
 
 def site_mean(conn: Connection, site_id: int) -> tuple[int, int]:
     """(sum of stars, number of counted ratings) over a site's articles."""
-    row = conn.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(articles.c.rating_sum), 0),
-            sa.func.coalesce(sa.func.sum(articles.c.rating_count), 0),
-        ).where(articles.c.site_id == site_id, articles.c.rating_count > 0)
-    ).one()
+    row = conn.execute(_SITE_MEAN, {"site_id": site_id}).one()
     return int(row[0]), int(row[1])
 
 

@@ -68,8 +68,28 @@ articles = sa.Table(
         sa.Column(f"rating_{stars}", sa.Integer, nullable=False, server_default="0")
         for stars in range(1, 6)
     ),
+    # Number of the article's current text revision; 0 while it has none registered.
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    # No index on the counters: rating and comment writes then update the row in place
+    # (PostgreSQL HOT updates) instead of bloating indexes on hot articles.
     sa.UniqueConstraint("site_id", "uri"),
-    sa.Index("ix_articles_rated", "site_id", "rating_count"),
+)
+
+# The article's texts as the publisher registered them: inline feedback is anchored to the
+# canonical text of one revision and re-anchored, once, when a new one arrives.
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    # Canonical text (code points are what selectors count) and its SHA-256.
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("text_hash", sa.String(64), nullable=False),
+    # The editor's questions marked in the HTML: [{"question", "start", "end"}].
+    sa.Column("questions", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("article_id", "number"),
 )
 
 readers = sa.Table(
@@ -106,11 +126,14 @@ comments = sa.Table(
     sa.Column("score", sa.Float, nullable=False, server_default="0"),
     sa.Column("ip_hash", sa.String(64), nullable=True),
     sa.Column("anchor", sa.JSON(none_as_null=True), nullable=True),
+    # The anchor's state, outside the JSON so lost feedback can be listed by index.
+    sa.Column("anchor_state", sa.String(16), nullable=True),
     sa.Index("ix_comments_top_new", "article_id", "root_id", "created_at", "id"),
     sa.Index("ix_comments_top_best", "article_id", "root_id", "score", "id"),
     sa.Index("ix_comments_root", "root_id", "created_at"),
     sa.Index("ix_comments_parent", "parent_id"),
     sa.Index("ix_comments_reader", "reader_id"),
+    sa.Index("ix_comments_anchor_state", "anchor_state", "article_id"),
 )
 
 votes = sa.Table(

@@ -16,10 +16,13 @@ from voxpop.web.cache import Entry, ThreadCache, thread_key
 from voxpop.web.deps import actor, context
 from voxpop.web.problems import PROBLEM
 from voxpop.web.schemas import (
+    AnchorAt,
+    ArticleIn,
     CommentIn,
     CommentOut,
     CommentPatch,
     ConfigOut,
+    LocateIn,
     MeOut,
     ModerateIn,
     PostedOut,
@@ -50,7 +53,7 @@ def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    for model in (Problem, CommentIn, VoteIn, RatingIn):
+    for model in (Problem, CommentIn, VoteIn, RatingIn, ArticleIn, LocateIn, AnchorAt):
         document = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(document.pop("$defs", {}))
         components[model.__name__] = document

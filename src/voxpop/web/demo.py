@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from markupsafe import Markup, escape
+
 
 @dataclass(frozen=True, slots=True)
 class DemoArticle:
@@ -13,10 +15,34 @@ class DemoArticle:
     byline: str
     date: str
     paragraphs: tuple[str, ...]
+    # An editor's question on a passage: (paragraph index, the passage, the question).
+    question: tuple[int, str, str] | None = None
 
     @property
     def uri(self) -> str:
         return f"/demo/{self.slug}"
+
+    def html(self) -> Markup:
+        """The article's body as the page shows it and as voxpop registers it: one HTML
+        for both, so the reader's page and the server agree on its canonical text."""
+        parts = [
+            Markup("<h1>{}</h1>").format(self.title),
+            Markup('<p class="dek">{}</p>').format(self.dek),
+            Markup('<p class="meta">{} · <time datetime="{}">{}</time></p>').format(
+                self.byline, self.date, self.date
+            ),
+        ]
+        for index, paragraph in enumerate(self.paragraphs):
+            body = escape(paragraph)
+            if self.question and self.question[0] == index:
+                _, passage, question = self.question
+                before, found, after = paragraph.partition(passage)
+                if found:
+                    body = Markup('{}<mark data-voxpop-question="{}">{}</mark>{}').format(
+                        before, question, found, after
+                    )
+            parts.append(Markup("<p>{}</p>").format(body))
+        return Markup("\n").join(parts)
 
 
 ARTICLES: tuple[DemoArticle, ...] = (
@@ -57,6 +83,11 @@ ARTICLES: tuple[DemoArticle, ...] = (
             "available.",
             "If the trial draws more than two hundred visitors a night on average, the council "
             "will consider making the late hours permanent from next autumn.",
+        ),
+        question=(
+            3,
+            "more than two hundred visitors a night",
+            "Is two hundred visitors a night the right bar for keeping the late hours?",
         ),
     ),
     DemoArticle(

@@ -62,22 +62,31 @@ class SecurityHeaders:
 class BodyLimit:
     """413 for a body over the limit, whether announced by Content-Length or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        large_paths: tuple[str, ...] = (),
+        large_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.large_paths = frozenset(large_paths)
+        self.large_bytes = max(large_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.large_bytes if scope["path"] in self.large_paths else self.max_bytes
         for key, value in scope.get("headers", []):
             if key == b"content-length":
                 try:
                     length = int(value)
                 except ValueError:
                     length = -1
-                if length > self.max_bytes or length < 0:
-                    await self._refuse(scope, receive, send)
+                if length > limit or length < 0:
+                    await self._refuse(scope, receive, send, limit)
                     return
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
@@ -94,8 +103,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -110,10 +119,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        too_large = errors.PayloadTooLarge(
-            f"The body is larger than {self.max_bytes} bytes; shorten it"
-        )
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        too_large = errors.PayloadTooLarge(f"The body is larger than {limit} bytes; shorten it")
         await from_error(too_large)(scope, receive, send)
 
 

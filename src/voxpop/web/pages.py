@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from voxpop import errors
 from voxpop.model import Filter, Rating, Site, Sort
 from voxpop.services import comments as comment_service
+from voxpop.services import feedback as feedback_service
 from voxpop.services import ratings as rating_service
 from voxpop.services.identity import Actor, reader_token
 from voxpop.web import csrf, demo
@@ -67,6 +68,7 @@ def _secure(request: Request) -> bool:
 
 class Pages:
     def __init__(self) -> None:
+        self._registered: set[str] = set()
         self.router = APIRouter(include_in_schema=False)
         r = self.router
         r.add_api_route("/comments", self.thread_page, methods=["GET"])
@@ -287,9 +289,10 @@ class Pages:
             comment_service.summaries, ctx, site, [a.uri for a in demo.ARTICLES]
         )
         counts = {s.uri: s.comments for s in summaries}
+        ratings = {s.uri: s.rating for s in summaries}
         t = Translator(pick(request.query_params.get("lang"), site.language))
         html = env.get_template("newsroom.html").render(
-            t=t, articles=demo.ARTICLES, counts=counts, title=site.title
+            t=t, articles=demo.ARTICLES, counts=counts, ratings=ratings, title=site.title
         )
         return HTMLResponse(html)
 
@@ -298,7 +301,22 @@ class Pages:
         article = demo.BY_SLUG.get(slug)
         if article is None:
             raise errors.NotFound(f"No demo article {slug!r}")
-        site = context(request).site("default")
+        ctx = context(request)
+        site = ctx.site("default")
+        if article.slug not in self._registered:
+            # The demo's articles are registered like any publisher's, once per process:
+            # an edited demo text becomes a revision and its feedback is re-anchored.
+            await run_in_threadpool(
+                feedback_service.register,
+                ctx,
+                Actor(None, True, "demo"),
+                site,
+                article.uri,
+                article.title,
+                None,
+                str(article.html()),
+            )
+            self._registered.add(article.slug)
         t = Translator(pick(request.query_params.get("lang"), site.language))
         html = env.get_template("article.html").render(
             t=t, article=article, thread_url=thread_url, lang=t.lang

@@ -14,9 +14,9 @@ SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0
 class TextQuoteSelector(BaseModel):
     model_config = _IN
     type: Literal["TextQuoteSelector"]
-    exact: Annotated[str, Field(min_length=1, max_length=5000)]
-    prefix: Annotated[str, Field(max_length=500)] = ""
-    suffix: Annotated[str, Field(max_length=500)] = ""
+    exact: Annotated[str, Field(min_length=1, max_length=2000)]
+    prefix: Annotated[str, Field(max_length=64)] = ""
+    suffix: Annotated[str, Field(max_length=64)] = ""
 
 
 class TextPositionSelector(BaseModel):
@@ -66,6 +66,35 @@ class RatingIn(BaseModel):
     title: Annotated[str, Field(max_length=1000)] | None = Field(
         default=None, description="the article's title, needed when it is rated first"
     )
+
+
+ArticleText = Annotated[str, Field(max_length=4_000_000)]
+
+
+class ArticleIn(BaseModel):
+    model_config = _IN
+    title: Annotated[str, Field(max_length=1000)] | None = None
+    text: ArticleText | None = Field(
+        default=None, description="plain text; a line break ends a paragraph"
+    )
+    html: ArticleText | None = Field(
+        default=None,
+        description='the article\'s HTML; <mark data-voxpop-question="…"> marks a question',
+    )
+
+
+class LocateIn(BaseModel):
+    model_config = _IN
+    uri: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
+    site: SiteName = "default"
+    text: ArticleText | None = None
+    html: ArticleText | None = None
+
+
+class AnchorAt(BaseModel):
+    model_config = _IN
+    start: Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+    end: Annotated[StrictInt, Field(ge=1, le=10_000_000)]
 
 
 class ModerateIn(BaseModel):
@@ -176,6 +205,46 @@ class SummaryOut(BaseModel):
     comments: int
     feedback: int
     rating: RatingOut
+
+
+class RegisteredOut(BaseModel):
+    uri: str
+    revision: int
+    created: bool
+    anchored: int
+    orphaned: int
+    ambiguous: int
+    moved: int
+    modified: int
+
+
+class QuestionOut(BaseModel):
+    question: str
+    selector: list[dict[str, Any]]
+
+
+class ArticleOut(BaseModel):
+    uri: str
+    title: str
+    revision: int
+    questions: list[QuestionOut]
+
+
+class LocatedOut(BaseModel):
+    comment_id: int
+    start: int | None
+    end: int | None
+    state: Literal["anchored", "modified", "orphaned", "ambiguous"]
+
+
+class LostItemOut(BaseModel):
+    uri: str
+    comment_id: int
+    anchor: dict[str, Any]
+
+
+class LostOut(BaseModel):
+    items: list[LostItemOut]
 
 
 class RatingPolicyOut(BaseModel):

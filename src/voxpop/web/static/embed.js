@@ -21,7 +21,8 @@
  *
  * Theming: set any of --voxpop-accent, --voxpop-accent-text, --voxpop-text, --voxpop-muted,
  * --voxpop-bg, --voxpop-surface, --voxpop-border, --voxpop-danger, --voxpop-font,
- * --voxpop-radius, --voxpop-gap on the container or an ancestor.
+ * --voxpop-radius, --voxpop-gap on the container or an ancestor; --voxpop-highlight and
+ * --voxpop-accent on the article colour the highlights of inline feedback.
  */
 (function () {
   "use strict";
@@ -49,7 +50,7 @@
     sort: /^(best|new|old)$/.test(opt("sort")) ? opt("sort") : "best",
     limit: parseInt(opt("limit"), 10) || 50,
     target: opt("target", "#voxpop"),
-    article: opt("article", null), // for inline feedback, later
+    article: opt("article", null), // the article element: inline feedback
     theme: opt("theme", "")
   };
 
@@ -263,7 +264,7 @@
     var body = h("div", { class: "voxpop-body" });
     body.innerHTML = c.html; // sanitised by the server (allow-list)
     art.setAttribute("aria-labelledby", nameId + " " + timeId);
-    art.append(
+    art.append.apply(art, [
       avatar(a.name),
       h("header", { class: "voxpop-meta" }, [
         name,
@@ -273,10 +274,11 @@
         c.edited_at && h("span", { class: "voxpop-edited", text: t("edited") }),
         c.status === "pending" && h("span", { class: "voxpop-badge", text: t("pending") })
       ]),
+      c.anchor && quoteBox(c),
       st.body = body,
       st.act = actions(st),
       st.slot = h("div", { class: "voxpop-slot" })
-    );
+    ].filter(Boolean));
   }
 
   function actions(st) {
@@ -328,18 +330,19 @@
     ]);
   }
 
-  // kind: "new" (top of the thread), "reply" (st is the parent) or "edit" (st is the comment)
-  function makeForm(kind, st) {
+  // kind: "new" (top of the thread), "reply" (st is the parent), "edit" (st is the comment)
+  // or "fb" (inline feedback on the passage p: text area only, the remembered name)
+  function makeForm(kind, st, p) {
     var edit = kind === "edit", profile = loadJSON("profile");
     var form = h("form", {
       class: "voxpop-form voxpop-form-" + kind,
-      "aria-label": kind === "reply" ? t("reply_to", { name: (st.c.author || {}).name || t("anonymous") }) : t(edit ? "edit_comment" : "write")
+      "aria-label": kind === "reply" ? t("reply_to", { name: (st.c.author || {}).name || t("anonymous") }) : t(edit ? "edit_comment" : p ? "fb_title" : "write")
     });
-    var submit = h("button", { type: "submit", class: "voxpop-primary voxpop-submit", text: t(edit ? "save" : kind === "reply" ? "submit_reply" : "submit") });
-    form.append(field("body", t("field_body"), {
-      required: true, rows: edit ? 5 : 4
-    }, t("markdown_hint")));
-    if (!edit) {
+    var submit = h("button", { type: "submit", class: "voxpop-primary voxpop-submit", text: t(edit ? "save" : kind === "reply" ? "submit_reply" : p ? "fb_submit" : "submit") });
+    form.append(field("body", t(p ? "fb_field" : "field_body"), {
+      required: true, rows: edit ? 5 : p ? 3 : 4
+    }, !p && t("markdown_hint")));
+    if (!edit && !p) {
       form.append(h("div", { class: "voxpop-fields" }, [
         field("author_name", t("field_name"), { autocomplete: "name", maxlength: 80, value: profile.name }, null, true),
         field("author_email", t("field_email"), { type: "email", autocomplete: "email", maxlength: 254, value: profile.email }, t("email_hint"), true),
@@ -349,7 +352,7 @@
     showError(form, null);
     form.append(h("div", { class: "voxpop-buttons" }, [
       submit,
-      kind !== "new" && button("cancel", t("cancel"), { class: "voxpop-btn voxpop-secondary voxpop-cancel" })
+      kind !== "new" && button(p ? "fbclose" : "cancel", t("cancel"), { class: "voxpop-btn voxpop-secondary voxpop-cancel" })
     ]));
     var textarea = form.elements.body;
     if (edit) textarea.value = st.c.id in bodies ? bodies[st.c.id] : htmlToText(st.c.html);
@@ -357,7 +360,7 @@
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       if (form.busy) return;
-      var values = {};
+      var values = p ? { author_name: profile.name, author_email: profile.email, author_website: profile.website } : {};
       ["author_name", "author_email", "author_website"].forEach(function (k) {
         var el = form.elements[k];
         if (el && el.value.trim()) values[k] = el.value.trim();
@@ -374,6 +377,7 @@
         request = api("PATCH", "comments/" + st.c.id, null, { body: body }).then(function (c) {
           remember(st.c.id, body);
           Object.assign(st.c, c, { replies: st.c.replies });
+          touched(c.id, c);
           closeForm(st, false);
           fill(st);
           focus(st.art);
@@ -382,11 +386,13 @@
       } else {
         var data = Object.assign({ site: cfg.site, uri: cfg.uri, title: cfg.title, body: body }, values);
         if (st) data.parent_id = st.c.id;
+        if (p) data.anchor = { selector: p.sel };
         request = api("POST", "comments", null, data).then(function (c) {
-          save("profile", JSON.stringify({ name: values.author_name, email: values.author_email, website: values.author_website }));
+          if (!p) save("profile", JSON.stringify({ name: values.author_name, email: values.author_email, website: values.author_website }));
           remember(c.id, body);
           until[c.id] = Date.now() + (Date.parse(c.editable_until) - Date.parse(c.created_at) || 0);
           textarea.value = "";
+          if (p) return posted(c);
           if (st) closeForm(st, false);
           insert(c, st);
           announce(t(c.status === "pending" ? "awaiting" : "published"));
@@ -479,6 +485,7 @@
       if (c.status === "approved") setTotal(total - 1);
       delete bodies[c.id];
       save("bodies", JSON.stringify(bodies));
+      touched(c.id);
       if (st.ol && st.ol.children.length) { // keep the replies under a placeholder
         Object.assign(c, { deleted: true, html: "", status: "deleted" });
         fill(st);
@@ -680,6 +687,404 @@
     }
   }
 
+  /* ---- inline feedback ---- */
+
+  // The article's canonical text, exactly as the server computes it from HTML
+  // (anchoring/html.py + canonical.py): block elements end a line, <br> is a space,
+  // dropped elements vanish, then NFC, folded quotes and dashes, no invisible characters,
+  // white space collapsed (a run with a line break is "\n") and trimmed. Positions count
+  // code points: t holds one code point per entry. s[i]/e[i] bound the stretch of raw DOM
+  // text (UTF-16 units over all text nodes in order: nodes[k] starts at offs[k]) that
+  // made t[i]; block breaks are empty stretches.
+  var BLOCK = /^(address|article|aside|blockquote|body|caption|center|d[dlt]|details|dialog|dir|div|fieldset|figcaption|figure|footer|form|h[1-6]|header|hgroup|hr|html|legend|li|main|menu|nav|ol|optgroup|option|p|pre|section|summary|table|tbody|t[dhr]|tfoot|thead|ul)$/;
+  var DROP = /^(head|script|style|template|noscript|svg|math|iframe|object|canvas|select|textarea)$/;
+  var WS = /[\s\x1c-\x1f\x85]/, MARKS = /[\p{M}\u1160-\u11ff]/u;
+  var INVISIBLE = /[\0-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\xad\u200b\u2060\ufeff]/;
+  var Q = "TextQuoteSelector", P = "TextPositionSelector";
+  var story, FB = [], QS = [], located = {};
+
+  function fold(ch) {
+    return /[\u2018-\u201b]/.test(ch) ? "'" : /[\u201c-\u201f]/.test(ch) ? '"' : /[\u2010-\u2015\u2212]/.test(ch) ? "-" : ch;
+  }
+
+  function canon() {
+    var c = [], s = [], e = [], nodes = [], offs = [], pos = 0, m = { t: [], s: [], e: [], nodes: nodes, offs: offs };
+    function add(ch, a, b) { c.push(ch); s.push(a); e.push(b); }
+    (function walk(el) {
+      for (var n = el.firstChild, d, i, k, blk; n; n = n.nextSibling) {
+        if (n.nodeType === 3) {
+          nodes.push(n); offs.push(pos);
+          d = n.data.replace(/[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/g, " "); // in HTML a line break is a space
+          for (i = 0; i < d.length; i += k) {
+            k = d.codePointAt(i) > 0xffff ? 2 : 1;
+            add(d.substr(i, k), pos + i, pos + i + k);
+          }
+          pos += d.length;
+        } else if (n.nodeType === 1 && !n.hasAttribute("data-voxpop-ui") && !DROP.test(n.localName)) {
+          blk = BLOCK.test(n.localName);
+          if (blk || n.localName === "br") add(blk ? "\n" : " ", pos, pos);
+          walk(n);
+          if (blk) add("\n", pos, pos);
+        }
+      }
+    })(story);
+    // NFC per base character and its combining marks, then fold and drop the invisible.
+    var t = [], ts = [], te = [], i = 0, j, part, norm;
+    function keep(ch, a, b) {
+      if (!INVISIBLE.test(ch)) { t.push(fold(ch)); ts.push(a); te.push(b); }
+    }
+    while (i < c.length) {
+      for (j = i + 1; j < c.length && MARKS.test(c[j]); j++);
+      part = c.slice(i, j).join("");
+      norm = part.normalize("NFC");
+      if (norm === part) for (; i < j; i++) keep(c[i], s[i], e[i]);
+      else { Array.from(norm).forEach(function (ch) { keep(ch, s[i], e[j - 1]); }); i = j; }
+    }
+    for (i = 0; i < t.length; i = j) { // white space runs
+      if (!WS.test(t[i])) { m.t.push(t[i]); m.s.push(ts[i]); m.e.push(te[i]); j = i + 1; continue; }
+      for (j = i, part = " "; j < t.length && WS.test(t[j]); j++) if (t[j] === "\n") part = "\n";
+      if (i && j < t.length) { m.t.push(part); m.s.push(ts[i]); m.e.push(te[j - 1]); }
+    }
+    return m;
+  }
+
+  // A passage [a, b) of canonical text m, with both selectors.
+  function passage(m, a, b) {
+    var t = m.t, exact;
+    if (b - a > 2000) b = a + 2000; // the server's longest quote
+    while (b > a && WS.test(t[b - 1])) b--;
+    exact = t.slice(a, b).join("");
+    return b > a && { a: a, b: b, exact: exact, sel: [
+      { type: Q, exact: exact, prefix: t.slice(Math.max(0, a - 32), a).join(""), suffix: t.slice(b, b + 32).join("") },
+      { type: P, start: a, end: b }
+    ] };
+  }
+
+  // The canonical passage of a DOM range (a selection, a paragraph), trimmed; or false.
+  function fromRange(r) {
+    var m = canon(), k, n, rs = null, re = null, a = 0, b = m.t.length;
+    for (k = 0; k < m.nodes.length; k++) {
+      n = m.nodes[k];
+      if (rs == null && r.comparePoint(n, n.length) >= 0) rs = m.offs[k] + (n === r.startContainer ? r.startOffset : 0);
+      if (r.comparePoint(n, 0) <= 0) re = m.offs[k] + (n === r.endContainer ? r.endOffset : n.length);
+    }
+    if (rs == null || re == null) return false;
+    while (a < b && (m.e[a] <= rs || WS.test(m.t[a]))) a++;
+    while (b > a && (m.s[b - 1] >= re || WS.test(m.t[b - 1]))) b--;
+    return passage(m, a, b);
+  }
+
+  function pick1(sel, type) { return (sel || []).filter(function (x) { return x.type === type; })[0]; }
+  function quoteOf(sel) { var q = pick1(sel, Q); return q && q.exact; }
+  function lost(a) { return !a.selector || !a.selector.length || /orphaned|ambiguous/.test(a.state); }
+  function clip(s) { var cps = Array.from(s || ""); return cps.length > 300 ? cps.slice(0, 299).join("") + "…" : s; }
+  function text(m, a, b) { return m.t.slice(a, b).join(""); }
+
+  // Where the selectors lie in this page, only if the page has the quote right there.
+  function at(m, sel) {
+    var p = pick1(sel, P);
+    return p && text(m, p.start, p.end) === quoteOf(sel) ? [p.start, p.end] : null;
+  }
+
+  function quoteBox(c) {
+    var a = c.anchor, gone = lost(a), q = quoteOf(gone ? (a.original || {}).selector : a.selector);
+    return h("div", { class: "voxpop-on" }, [
+      gone && h("p", { class: "voxpop-changed", text: t("fb_changed") }),
+      q && h("blockquote", { class: "voxpop-quote", text: clip(q) })
+    ]);
+  }
+
+  function loadFeedback() {
+    var where = { uri: cfg.uri, site: cfg.site };
+    return Promise.all([
+      api("GET", "comments", Object.assign({ filter: "feedback", sort: "old", limit: 1000 }, where)),
+      api("GET", "articles", where).catch(function () { return {}; }) // unregistered: no questions
+    ]).then(function (r) {
+      FB = r[0].items.filter(function (c) { return c.anchor && !c.deleted; });
+      QS = r[1].questions || [];
+      return place();
+    }).then(paint, function (err) { showError(ui.panels[1], err); });
+  }
+
+  // A reader edited (c) or deleted their own feedback in the thread.
+  function touched(id, c) {
+    if (!story || !FB.some(function (x) { return x.id === id; })) return;
+    FB = FB.filter(function (x) { if (x.id === id && c) x.html = c.html; return x.id !== id || c; });
+    paint();
+  }
+
+  // Verify every stored position against the page's own text; for the ones that do not
+  // match, ask the server once where they lie in this text. Text that does not match the
+  // quote is never highlighted.
+  function place() {
+    var m = canon(), miss = [], page = m.t.join("");
+    FB.forEach(function (c) {
+      c.at = lost(c.anchor) ? null : at(m, c.anchor.selector);
+      if (!lost(c.anchor) && !c.at) miss.push(c);
+    });
+    QS.forEach(function (q) { q.at = at(m, q.selector); });
+    if (!miss.length) return;
+    if (located.text !== page) {
+      located = { text: page, answer: api("POST", "anchor", null, { uri: cfg.uri, site: cfg.site, text: page }).catch(function () { return []; }) };
+    }
+    return located.answer.then(function (list) {
+      list.forEach(function (f) {
+        miss.forEach(function (c) {
+          var found = f.start != null && text(m, f.start, f.end);
+          if (c.id === f.comment_id && found && (found === quoteOf(c.anchor.selector) || found === quoteOf((c.anchor.original || {}).selector))) c.at = [f.start, f.end];
+        });
+      });
+    });
+  }
+
+  // Highlights: our marks wrap pieces of text nodes only (split, never an element moved
+  // or cloned), one mark per piece, so the page's markup and its handlers stay intact.
+  function clear() {
+    story.querySelectorAll("[data-voxpop-ui=n],[data-voxpop-ui=q]").forEach(function (el) { el.remove(); });
+    story.querySelectorAll("mark.voxpop-m").forEach(function (mk) {
+      var parent = mk.parentNode;
+      mk.replaceWith.apply(mk, [].slice.call(mk.childNodes));
+      parent.normalize();
+    });
+  }
+
+  function wrap(m, groups) {
+    m.nodes.forEach(function (node, k) {
+      var o = m.offs[k], L = node.length, cuts = [], pieces = [], base = 0, blank = !/\S/.test(node.data), before = node.previousSibling;
+      var hits = groups.filter(function (g) { return g.rs < o + L && g.re > o; });
+      if (!hits.length) return;
+      hits.forEach(function (g) { cuts.push(g.rs - o, g.re - o); });
+      cuts.sort(function (x, y) { return x - y; }).forEach(function (cut) {
+        if (cut > base && cut < L) { pieces.push([node, base, cut]); node = node.splitText(cut - base); base = cut; }
+      });
+      pieces.push([node, base, L]);
+      // White space between blocks (a list's line breaks) is not worth a mark.
+      var between = blank && [before, node.nextSibling].some(function (x) { return !x || BLOCK.test(x.localName); });
+      pieces.forEach(function (pc) {
+        var on = hits.filter(function (g) { return g.rs <= o + pc[1] && g.re >= o + pc[2]; }), ids = [], mk;
+        if (!on.length || between) return;
+        on.forEach(function (g) { ids = ids.concat(g.ids); });
+        mk = h("mark", { class: "voxpop-m" + (ids.length ? " voxpop-hl" : "") + (on.some(function (g) { return g.q; }) ? " voxpop-q" : ""), "data-voxpop-ids": ids.join(" ") || null });
+        pc[0].before(mk);
+        mk.append(pc[0]);
+        on.forEach(function (g) { g.marks.push(mk); });
+      });
+    });
+  }
+
+  function paint() {
+    clear();
+    var m = canon(), groups = [], by = {};
+    FB.forEach(function (c) {
+      if (!c.at) return;
+      var g = by[c.at];
+      if (!g) groups.push(g = by[c.at] = { at: c.at, ids: [] });
+      g.ids.push(c.id);
+    });
+    QS.forEach(function (q, i) { if (q.at) groups.push({ at: q.at, ids: [], q: q, i: i }); });
+    groups.forEach(function (g) { g.rs = m.s[g.at[0]]; g.re = m.e[g.at[1] - 1]; g.marks = []; });
+    wrap(m, groups);
+    groups.forEach(function (g) {
+      var last = g.marks[g.marks.length - 1], spot, n = g.ids.length;
+      if (!last) return;
+      if (g.q) {
+        for (spot = last; spot !== story && !BLOCK.test(spot.localName); spot = spot.parentNode);
+        spot.append(h("button", { type: "button", class: "voxpop-qbtn", "data-voxpop-ui": "q", "data-q": g.i, "aria-haspopup": "dialog", "aria-expanded": "false", text: t("fb_question", { question: g.q.question }) }));
+      } else {
+        spot = last.closest("a,button,label,summary"); // a button inside a link would not work
+        (spot && story.contains(spot) ? spot : last).after(h("button", {
+          type: "button", class: "voxpop-cnt", "data-voxpop-ui": "n", "data-voxpop-ids": g.ids.join(" "),
+          "aria-label": t("fb_show", { count: numbers.format(n) }), "aria-haspopup": "dialog", "aria-expanded": "false", text: numbers.format(n)
+        }));
+      }
+    });
+    ui.fbTab.textContent = t("tab_feedback", { count: numbers.format(FB.length) });
+    ui.fbList.textContent = "";
+    FB.slice().sort(function (x, y) { return (x.at ? x.at[0] : 1e9) - (y.at ? y.at[0] : 1e9); }).forEach(function (c) {
+      ui.fbList.append(h("li", { class: "voxpop-fbi", id: "voxpop-f" + c.id }, [
+        quoteBox(c),
+        h("p", { class: "voxpop-meta" }, [h("span", { class: "voxpop-author", text: (c.author || {}).name || t("anonymous") }), " ", h("time", { datetime: c.created_at, text: ago(c.created_at) })]),
+        html(c),
+        c.at && button("fbshow", t("fb_show_in"), { class: "voxpop-btn voxpop-secondary", "data-id": c.id })
+      ]));
+    });
+    if (!FB.length) ui.fbList.append(h("li", { class: "voxpop-loading", text: t("fb_none") }));
+  }
+
+  function html(c) {
+    var el = h("div", { class: "voxpop-body" });
+    el.innerHTML = c.html; // sanitised by the server
+    return el;
+  }
+
+  function calm() { return matchMedia("(prefers-reduced-motion: reduce)").matches; }
+
+  // "Show in article": scroll to the passage, flash it, focus its count button.
+  function show(id) {
+    var marks = story.querySelectorAll('mark[data-voxpop-ids~="' + id + '"]'), badge = story.querySelector('button[data-voxpop-ids~="' + id + '"]');
+    if (!marks.length) return;
+    marks[0].scrollIntoView({ behavior: calm() ? "auto" : "smooth", block: "center" });
+    marks.forEach(function (mk) { mk.classList.add("voxpop-flash"); });
+    setTimeout(function () { marks.forEach(function (mk) { mk.classList.remove("voxpop-flash"); }); }, 2000);
+    if (badge) badge.focus({ preventScroll: true });
+  }
+
+  /* floating things (one at a time): the "Give feedback" button of a selection, the
+     feedback form, the list of a passage's feedback. They live in the container. */
+
+  function openPop(el, rect, trigger) {
+    closePop();
+    ui.pop = el;
+    el.trigger = trigger;
+    if (trigger) trigger.setAttribute("aria-expanded", "true");
+    root.append(el);
+    var base = el.offsetParent || doc.body, o = getComputedStyle(base).position === "static" ? { left: -scrollX, top: -scrollY } : base.getBoundingClientRect();
+    el.style.left = Math.max(8, Math.min(rect.left, doc.documentElement.clientWidth - el.offsetWidth - 8)) - o.left + "px"; // CSSOM: fine under a strict CSP
+    el.style.top = rect.bottom + 6 - o.top + "px";
+  }
+
+  function closePop(refocus) {
+    var el = ui.pop, tr = el && el.trigger;
+    if (!el) return;
+    ui.pop = null;
+    el.remove();
+    if (tr) {
+      tr.setAttribute("aria-expanded", "false");
+      if (refocus && tr.isConnected) tr.focus();
+    }
+  }
+
+  function feedbackForm(p, trigger, rect, title) {
+    if (!p) return;
+    var id = uid(), form = makeForm("fb", null, p);
+    var box = h("div", { class: "voxpop-pop", role: "dialog", "aria-labelledby": id }, [
+      h("p", { class: "voxpop-ptitle", id: id, text: title || t("fb_title") }),
+      h("blockquote", { class: "voxpop-quote", text: clip(p.exact) }),
+      form
+    ]);
+    box.form = form;
+    openPop(box, rect || trigger.getBoundingClientRect(), trigger);
+    box.scrollIntoView({ block: "nearest", behavior: calm() ? "auto" : "smooth" });
+    form.elements.body.focus({ preventScroll: true });
+  }
+
+  function feedbackList(ids, trigger) {
+    var id = uid(), box = h("div", { class: "voxpop-pop", role: "dialog", "aria-labelledby": id, tabindex: "-1" }, [
+      h("p", { class: "voxpop-ptitle", id: id, text: t("fb_title") }),
+      h("ul", { class: "voxpop-plist" }, FB.filter(function (c) { return ids.indexOf(String(c.id)) >= 0; }).map(function (c) {
+        return h("li", null, [h("span", { class: "voxpop-author", text: (c.author || {}).name || t("anonymous") }), html(c)]);
+      })),
+      h("div", { class: "voxpop-buttons" }, [
+        button("fbview", t("fb_view_all"), { class: "voxpop-btn voxpop-secondary", "data-id": ids[0] }),
+        button("fbclose", t("close"), { class: "voxpop-btn voxpop-secondary" })
+      ])
+    ]);
+    openPop(box, trigger.getBoundingClientRect(), trigger);
+    box.focus();
+  }
+
+  function posted(c) {
+    closePop();
+    if (c.status !== "approved") return announce(t("fb_awaiting"));
+    c.replies = [];
+    ui.list.prepend(renderComment(c, 0));
+    setTotal(total + 1);
+    FB.push(c);
+    return Promise.resolve(place()).then(paint).then(function () {
+      focus(story.querySelector('button[data-voxpop-ids~="' + c.id + '"]') || ui.fbTab);
+      announce(t("fb_sent"));
+    });
+  }
+
+  function tabs(panel) {
+    var list = h("div", { role: "tablist", class: "voxpop-tabs", "aria-label": t("tabs_label") }), panels = [];
+    [t("tab_comments"), t("tab_feedback", { count: "…" })].forEach(function (label, i) {
+      var id = uid(), pid = uid();
+      list.append(h("button", { type: "button", role: "tab", class: "voxpop-tab", id: id, "aria-controls": pid, text: label }));
+      panels.push(h("div", { role: "tabpanel", id: pid, "aria-labelledby": id }, i ? [ui.fbList = h("ol", { class: "voxpop-list voxpop-fblist" })] : panel));
+    });
+    ui.tabs = [].slice.call(list.children);
+    ui.panels = panels;
+    ui.fbTab = list.lastChild;
+    list.addEventListener("click", function (e) { selectTab(ui.tabs.indexOf(e.target)); });
+    list.addEventListener("keydown", function (e) { // arrows move between the tabs and select
+      var i = ui.tabs.indexOf(e.target), k = e.key, n = ui.tabs.length;
+      i = k === "Home" ? 0 : k === "End" ? n - 1 : k === "ArrowRight" ? (i + 1) % n : k === "ArrowLeft" ? (i + n - 1) % n : -1;
+      if (i >= 0) { e.preventDefault(); selectTab(i, true); }
+    });
+    selectTab(0);
+    return [list].concat(panels);
+  }
+
+  function selectTab(i, move) {
+    if (i < 0) return;
+    ui.tabs.forEach(function (tab, j) {
+      tab.setAttribute("aria-selected", i === j);
+      tab.tabIndex = i === j ? 0 : -1;
+      ui.panels[j].hidden = i !== j;
+    });
+    if (move) ui.tabs[i].focus();
+  }
+
+  var BUBBLE = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path d="M4 5h16v11H9l-4 4v-4H4z M12 8v5 M9.5 10.5h5" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>';
+
+  function inline() {
+    // Every paragraph gets a button for feedback on all of it (the way without a mouse).
+    story.querySelectorAll("p,li,dd,figcaption").forEach(function (p) {
+      if (p.querySelector("p,li") || p.closest("a,button") || !p.textContent.trim()) return;
+      var b = h("button", { type: "button", class: "voxpop-pbtn", "data-voxpop-ui": "p", "aria-label": t("fb_para"), title: t("fb_para"), "aria-haspopup": "dialog", "aria-expanded": "false" });
+      b.innerHTML = BUBBLE;
+      p.prepend(b);
+    });
+    function margin() { // is there room left of the article for the paragraph buttons?
+      var pin = story.getBoundingClientRect().left + scrollX < 40;
+      story.querySelectorAll(".voxpop-pbtn").forEach(function (b) { b.classList.toggle("voxpop-pin", pin); });
+    }
+    margin();
+    addEventListener("resize", margin);
+    story.addEventListener("click", function (e) {
+      var b = e.target.closest("[data-voxpop-ui]"), k = b && b.getAttribute("data-voxpop-ui"), r, mk;
+      if (k === "p") {
+        r = doc.createRange();
+        r.selectNodeContents(b.parentNode);
+        feedbackForm(fromRange(r), b);
+      } else if (k === "q") {
+        var q = QS[b.getAttribute("data-q")];
+        feedbackForm(passage(canon(), q.at[0], q.at[1]), b, null, q.question);
+      } else if (k === "n") {
+        feedbackList(b.getAttribute("data-voxpop-ids").split(" "), b);
+      } else if (!b && (mk = e.target.closest("mark.voxpop-hl")) && !e.target.closest("a[href],button") && getSelection().isCollapsed) {
+        k = mk.getAttribute("data-voxpop-ids").split(" ");
+        feedbackList(k, story.querySelector('[data-voxpop-ui=n][data-voxpop-ids~="' + k[0] + '"]') || mk);
+      }
+    });
+    // A selection inside the article offers "Give feedback" next to it.
+    var timer;
+    function selected() {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var s = getSelection(), r = s.rangeCount && s.getRangeAt(0), p, rects, b;
+        if (ui.pop && ui.pop.form) return; // a form is open: leave it alone
+        if (r && !r.collapsed && story.contains(r.commonAncestorContainer) && (p = fromRange(r))) {
+          rects = r.getClientRects();
+          b = button("fbsel", t("fb_give"), { class: "voxpop-primary voxpop-sel" });
+          b.passage = p;
+          b.addEventListener("mousedown", function (e) { e.preventDefault(); }); // keep the selection
+          openPop(b, rects[rects.length - 1] || r.getBoundingClientRect());
+        } else if (ui.pop && !ui.pop.getAttribute("role")) closePop();
+      }, 120);
+    }
+    doc.addEventListener("selectionchange", selected);
+    doc.addEventListener("mouseup", selected);
+    doc.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && ui.pop) closePop(ui.pop.contains(doc.activeElement));
+    });
+    doc.addEventListener("mousedown", function (e) {
+      if (ui.pop && !ui.pop.form && !ui.pop.contains(e.target)) closePop();
+    });
+    loadFeedback();
+  }
+
   /* ---- styles ---- */
 
   var DARK = "color-scheme:dark;--_a:var(--voxpop-accent,#8ab4f8);--_at:var(--voxpop-accent-text,#0b1a33);" +
@@ -777,6 +1182,41 @@
     ".voxpop-dist li{display:grid;grid-template-columns:5em 1fr 2em;align-items:center;gap:.5rem}",
     ".voxpop-rbar{height:.5rem;border:1px solid var(--_b);border-radius:9px;background:var(--_s);overflow:hidden}",
     ".voxpop-rbar>span{display:block;height:100%;background:var(--_a)}",
+    ".voxpop-tabs{display:flex;flex-wrap:wrap;gap:.25rem;margin:0 0 var(--_g);border-bottom:1px solid var(--_b)}",
+    ".voxpop-tab{padding:.5rem .875rem;background:none;border:0;border-bottom:3px solid transparent;color:var(--_m);font-weight:600;cursor:pointer}",
+    ".voxpop-tab[aria-selected=true]{color:var(--_t);border-bottom-color:var(--_a)}",
+    ".voxpop-fbi{padding:.75rem 0;border-top:1px solid var(--_b)}",
+    ".voxpop-fbi:first-child{border-top:0}",
+    ".voxpop-fbi .voxpop-meta{margin:.25rem 0 0}",
+    ".voxpop-on{margin:.25rem 0}",
+    ".voxpop-quote{margin:0;padding:.125rem 0 .125rem .75rem;border-left:3px solid var(--_a);font-style:italic}",
+    ".voxpop-changed{margin:0 0 .25rem;color:var(--_m);font-size:.8125rem;font-weight:600}",
+    ".voxpop-pop{position:absolute;z-index:2147483000;display:grid;gap:.5rem;width:min(24rem,calc(100vw - 1rem));max-height:70vh;overflow:auto;padding:.75rem;" +
+      "background:var(--_bg);border:1px solid var(--_b);border-radius:var(--_r);box-shadow:0 6px 24px rgba(0,0,0,.25)}",
+    ".voxpop-pop .voxpop-form{margin:0;padding:0;border:0;background:none}",
+    ".voxpop-ptitle{margin:0;font-weight:700}",
+    ".voxpop-pop:focus{outline:0}",
+    ".voxpop-plist{list-style:none;margin:0;padding:0;display:grid;gap:.5rem}",
+    ".voxpop-sel{position:absolute;z-index:2147483000;min-height:2.25rem;padding:.25rem .875rem;box-shadow:0 3px 12px rgba(0,0,0,.25)}",
+    // in the article (outside the container): theme with --voxpop-accent and --voxpop-highlight on the article
+    "mark.voxpop-m{color:inherit;padding:0}",
+    "mark.voxpop-q{background:rgba(37,99,235,.14);border-bottom:2px dotted var(--voxpop-accent,#2563eb)}",
+    "mark.voxpop-hl{background:var(--voxpop-highlight,rgba(250,204,21,.4));border-bottom:2px solid rgba(202,138,4,.85);cursor:pointer}",
+    ".voxpop-flash{animation:voxpop-ring 2s ease-out}",
+    "@keyframes voxpop-ring{0%,50%{box-shadow:0 0 0 4px var(--voxpop-accent,#0b57d0)}}",
+    "@media (prefers-reduced-motion:reduce){.voxpop-flash{animation:none;outline:3px solid var(--voxpop-accent,#0b57d0)}}",
+    ".voxpop-cnt,.voxpop-pbtn,.voxpop-qbtn{font:600 .8125rem/1.2 system-ui,sans-serif;cursor:pointer;margin:0 .2em;vertical-align:.1em}",
+    ".voxpop-cnt{display:inline-grid;place-items:center;min-width:1.5rem;height:1.5rem;padding:0 .4em;border:0;border-radius:999px;background:var(--voxpop-accent,#0b57d0);color:#fff}",
+    // out of the text's flow in the left margin, or (no room there) at the paragraph's top right
+    ".voxpop-pbtn{position:absolute;display:inline-grid;place-items:center;width:1.75rem;height:1.5rem;margin:0 0 0 -2.25rem;padding:0;border:1px solid;border-radius:6px;background:none;color:inherit;opacity:0}",
+    ".voxpop-pin{position:static;float:right;margin:0 0 0 .5rem}",
+    ":hover>.voxpop-pbtn{opacity:.6}",
+    ".voxpop-pbtn:focus,.voxpop-pbtn:hover,.voxpop-pbtn[aria-expanded=true]{opacity:1}",
+    "@media (hover:none){.voxpop-pbtn{opacity:.6}}",
+    ".voxpop-qbtn{display:flex;margin:.5rem 0 0;padding:.375rem .75rem;border:1px dashed;border-radius:8px;background:none;color:inherit;font-size:.9375rem;text-align:start}",
+    "mark[data-voxpop-question] .voxpop-q{background:none}",
+    ".voxpop-qbtn:hover{border-style:solid}",
+    ":is(.voxpop-cnt,.voxpop-pbtn,.voxpop-qbtn):focus-visible{outline:3px solid var(--voxpop-accent,#0b57d0);outline-offset:2px;opacity:1}",
     "@media (max-width:30rem){.voxpop{--_av:2rem}.voxpop-replies{margin-left:.25rem;padding-left:.625rem}.voxpop-comment{column-gap:.5rem}.voxpop-form{padding:.75rem}.voxpop-comment>.voxpop-slot{grid-column:1/-1}}"
   ].join("\n");
 
@@ -807,19 +1247,16 @@
     ui.more = button("more", t("load_more"), { class: "voxpop-btn voxpop-secondary voxpop-more", hidden: true });
     ui.foot = h("div", { class: "voxpop-foot" });
 
+    // With an article on the page, the thread gets a second tab: its inline feedback.
+    var body = [makeForm("new", null), ratingBox(), ui.list, ui.loading, ui.more, ui.foot];
+    story = cfg.article && doc.querySelector(cfg.article);
     root.append(h("section", { class: "voxpop-section", "aria-labelledby": "voxpop-heading" }, [
       h("div", { class: "voxpop-header" }, [
         ui.heading,
         h("div", { class: "voxpop-sort" }, [h("label", { for: sortId, text: t("sort_label") }), ui.sort])
       ]),
-      makeForm("new", null),
-      ratingBox(),
-      ui.status,
-      ui.list,
-      ui.loading,
-      ui.more,
-      ui.foot
-    ]));
+      ui.status
+    ].concat(story ? tabs(body) : body)));
 
     ui.sort.addEventListener("change", function () {
       cfg.sort = ui.sort.value;
@@ -838,6 +1275,15 @@
       } else if (act === "unrate") {
         rate(null);
         ui.r.stars.querySelector("[tabindex='0']").focus();
+      } else if (act === "fbsel") feedbackForm(b.passage, null, b.getBoundingClientRect());
+      else if (act === "fbclose") closePop(true);
+      else if (act === "fbshow") show(b.getAttribute("data-id"));
+      else if (act === "fbview") {
+        closePop();
+        selectTab(1);
+        var item = doc.getElementById("voxpop-f" + b.getAttribute("data-id"));
+        item.scrollIntoView({ block: "nearest", behavior: calm() ? "auto" : "smooth" });
+        focus(item);
       } else if (!st) return;
       else if (act === "vote") vote(st, +b.getAttribute("data-value"));
       else if (act === "reply" && st.kind === "reply" && st.form) closeForm(st, true);
@@ -870,7 +1316,8 @@
       });
     }, 30000);
 
-    window.voxpop.reload = function () { loadRating(conf); return loadThread(false); };
+    window.voxpop.reload = function () { loadRating(conf); if (story) loadFeedback(); return loadThread(false); };
+    if (story) inline();
     loadRating(conf); // in parallel with the thread
     loadThread(false);
   }

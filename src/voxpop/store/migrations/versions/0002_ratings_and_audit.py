@@ -68,7 +68,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("rating_3", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("rating_4", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("rating_5", sa.Integer(), server_default="0", nullable=False))
-        batch_op.create_index("ix_articles_rated", ["site_id", "rating_count"], unique=False)
 
     with op.batch_alter_table("readers", schema=None) as batch_op:
         batch_op.add_column(
@@ -84,7 +83,6 @@ def downgrade() -> None:
         batch_op.drop_column("verified_at")
 
     with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_index("ix_articles_rated")
         batch_op.drop_column("rating_5")
         batch_op.drop_column("rating_4")
         batch_op.drop_column("rating_3")
