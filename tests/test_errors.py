@@ -202,3 +202,19 @@ def test_openapi_is_served_as_json_and_lists_the_contract(client: TestClient) ->
     ):
         assert path in paths
     assert "post" in paths["/api/v1/comments"] and "get" in paths["/api/v1/comments"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/comments?uri=/story&sortt=new",
+        "/api/v1/articles/top?limit=5&x=1",
+        "/api/v1/ratings?uri=/story&starz=4",
+        "/api/v1/annotations?uri=/story&page=2",
+    ],
+)
+def test_unknown_query_parameters_are_refused(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_error"
+    assert r.json()["field"] in ("sortt", "x", "starz", "page")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from voxpop.model import Filter, Sort
@@ -13,7 +13,7 @@ from voxpop.services import comments as comment_service
 from voxpop.services.identity import reader_token
 from voxpop.web import body, serialize
 from voxpop.web.cache import Entry, ThreadCache, thread_key
-from voxpop.web.deps import actor, context
+from voxpop.web.deps import actor, context, known_query
 from voxpop.web.problems import PROBLEM
 from voxpop.web.schemas import (
     AnchorAt,
@@ -64,7 +64,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(data), status_code=status, media_type=JSON, headers=headers)
 
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(known_query)])
 
 Uri = Annotated[
     str,

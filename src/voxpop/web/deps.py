@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
+from typing import Any
 
 from fastapi import Request
+from fastapi.dependencies.utils import get_flat_dependant
 
-from voxpop.errors import Unauthorized
+from voxpop.errors import Unauthorized, ValidationFailed
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor, address_hash, same, verify_reader_token
 
@@ -28,6 +30,32 @@ def client_address(request: Request, trusted: tuple[str, ...]) -> str:
             except ValueError:
                 return peer
     return peer
+
+
+def known_query(request: Request) -> None:
+    """Refuse query parameters the route does not define (a typo is an error, not a
+    silently ignored option)."""
+    route = request.scope.get("route")
+    allowed = _query_names(route) if route is not None else None
+    if allowed is None:
+        return
+    for name in request.query_params:
+        if name not in allowed:
+            raise ValidationFailed(f"Unknown query parameter {name!r}", field=name)
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: Any) -> frozenset[str] | None:
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        dependant = getattr(route, "dependant", None)
+        if dependant is None:
+            return None
+        names = frozenset(p.alias for p in get_flat_dependant(dependant).query_params)
+        _QUERY_NAMES[id(route)] = names
+    return names
 
 
 def bearer(request: Request) -> str | None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -16,7 +16,7 @@ from voxpop.services import comments as comment_service
 from voxpop.services import feedback as feedback_service
 from voxpop.web import body, serialize
 from voxpop.web.api import CommentId, SiteQ, Uri, _errors, json_response
-from voxpop.web.deps import actor, context
+from voxpop.web.deps import actor, context, known_query
 from voxpop.web.schemas import (
     AnchorAt,
     AnchorOut,
@@ -28,7 +28,7 @@ from voxpop.web.schemas import (
     RegisteredOut,
 )
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(known_query)])
 
 ANNOTATION_CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 ANNOTATION_MEDIA = f'application/ld+json; profile="{ANNOTATION_CONTEXT}"'

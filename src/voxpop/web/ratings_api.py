@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from voxpop.model import Rating
@@ -12,7 +12,7 @@ from voxpop.services import ratings as rating_service
 from voxpop.services.identity import reader_token
 from voxpop.web import body, serialize
 from voxpop.web.api import SiteQ, Uri, _errors, json_response
-from voxpop.web.deps import actor, context
+from voxpop.web.deps import actor, context, known_query
 from voxpop.web.schemas import (
     AdminRatingsOut,
     MyRatingOut,
@@ -22,7 +22,7 @@ from voxpop.web.schemas import (
     TopOut,
 )
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(known_query)])
 
 PRIVATE = {"Cache-Control": "private, no-store"}
 ReaderQ = Annotated[int, Query(ge=1, le=2**53, description="a reader's id")]
