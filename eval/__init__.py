@@ -1,0 +1,1 @@
+"""Evaluations, not tests: run them with eval/run (see eval/README.md)."""

@@ -89,16 +89,23 @@ def _found(result: Result) -> Found:
 
 
 def reanchor_many(
-    old: str, new: str, notes: list[tuple[sel.Selectors, sel.Selectors]]
+    old: str, new: str, notes: list[tuple[sel.Selectors, sel.Selectors | None]]
 ) -> list[Found]:
-    """Each note (original, current on ``old``) on ``new``: one diff for all of them."""
+    """Each note (original, current on ``old`` or None when lost there) on ``new``: one
+    diff for all of them."""
     return [_found(r) for r in reanchor(old, new, [Note(o, c) for o, c in notes])]
 
 
-def locate_many(text: str, originals: list[sel.Selectors]) -> list[Found]:
-    """Each passage in ``text``, which has no history: the same gates, one index."""
-    locator = Locator(text)
-    return [_found(locator.locate(o, original=o)) for o in originals]
+def locate_many(
+    text: str,
+    notes: list[tuple[sel.Selectors, sel.Selectors | None]],
+    base: str | None = None,
+) -> list[Found]:
+    """Each note (original, selectors valid for ``base``) in ``text``: through one diff
+    from ``base`` when given (the registered revision the page differs from), else by the
+    gated search; the same gates either way."""
+    locator = Locator(text, base=base)
+    return [_found(locator.locate(c or o, original=o)) for o, c in notes]
 
 
 def _hash(text: str) -> str:
@@ -250,37 +257,31 @@ def _reanchor(
     number: int,
     notes: list[revision_store.Feedback],
 ) -> dict[int, dict[str, Any]]:
-    """New anchors for every note: those valid for the previous revision through the diff,
-    the others (lost ones, or made before any text was registered) by search, always
-    scored against the reader's original selectors."""
-    follow: list[revision_store.Feedback] = []
-    search: list[revision_store.Feedback] = []
-    for note in notes:
-        valid = (
-            current is not None
-            and note.anchor.get("revision") == current.number
-            and note.anchor.get("state") not in LOST
-            and _position(note.anchor) is not None
-            and _current(note) is not None
-        )
-        (follow if valid else search).append(note)
+    """New anchors for every note, always scored against the reader's original selectors.
+    Notes of the previous revision go through one diff of the two texts (lost ones too, as
+    ``current=None``, so a passage that comes back is found); notes made before any text
+    was registered are searched for in the first one."""
     out: dict[int, dict[str, Any]] = {}
-    for note in [n for n in follow + search if _original(n) is None]:
-        # Stored before selectors were validated as now, and unreadable: lost for good.
-        out[note.id] = anchor_json(_NOWHERE, note.anchor.get("original", {}), number, new_text)
-    follow = [n for n in follow if n.id not in out]
-    search = [n for n in search if n.id not in out]
+    follow: list[tuple[revision_store.Feedback, sel.Selectors, sel.Selectors | None]] = []
+    search: list[tuple[revision_store.Feedback, sel.Selectors]] = []
+    for note in notes:
+        original = _original(note)
+        if original is None:
+            # Stored before selectors were validated as now, and unreadable: lost for good.
+            out[note.id] = anchor_json(_NOWHERE, note.anchor.get("original", {}), number, new_text)
+        elif current is not None and note.anchor.get("revision") == current.number:
+            lost = note.anchor.get("state") in LOST
+            follow.append((note, original, None if lost else _current(note)))
+        else:
+            search.append((note, original))
     if follow:
         assert current is not None
-        pairs = [(_original(n), _current(n)) for n in follow]
-        found = reanchor_many(current.text, new_text, [(o, c) for o, c in pairs if o and c])
-        assert len(found) == len(follow)
-        for note, result in zip(follow, found, strict=True):
+        found = reanchor_many(current.text, new_text, [(o, c) for _, o, c in follow])
+        for (note, _, _), result in zip(follow, found, strict=True):
             out[note.id] = anchor_json(result, note.anchor["original"], number, new_text)
     if search:
-        originals = [o for o in map(_original, search) if o is not None]
-        found = locate_many(new_text, originals)
-        for note, result in zip(search, found, strict=True):
+        found = locate_many(new_text, [(o, None) for _, o in search])
+        for (note, _), result in zip(search, found, strict=True):
             out[note.id] = anchor_json(result, note.anchor["original"], number, new_text)
     return out
 
@@ -369,7 +370,7 @@ def check_anchor(ctx: Context, site: Site, uri: str, raw: dict[str, Any]) -> dic
             "method": "unverified",
         }
     number, text = current
-    found = locate_many(text, [given])[0]
+    found = locate_many(text, [(given, None)])[0]
     if found.state in LOST:
         raise errors.AnchorNotFound(
             "The selected passage is not in the article's current text; reload and select again"
@@ -395,8 +396,9 @@ def _current_text(ctx: Context, site: Site, path: str) -> tuple[int, str] | None
 
 def locate(ctx: Context, site: Site, uri: str, text: str | None, html: str | None) -> list[Located]:
     """Where each piece of the article's feedback lies in ``text`` (a page's own text):
-    scored against the original selectors, with the same gates as re-anchoring. Stores
-    nothing; cached per article version and text hash."""
+    followed through one diff from the registered revision when there is one, otherwise
+    searched for; scored against the original selectors with the same gates as
+    re-anchoring. Stores nothing; cached per article version and text hash."""
     page_text, _questions = canonical(text, html)
     path = inputs.uri(uri)
     with ctx.db.read() as conn:
@@ -407,12 +409,23 @@ def locate(ctx: Context, site: Site, uri: str, text: str | None, html: str | Non
         cached: list[Located] | None = ctx.located.get(key)
         if cached is not None:
             return cached
+        current = revision_store.latest(conn, article.id) if article.revision else None
         notes = [
             n
             for n in revision_store.feedback(conn, article.id)
             if n.status == "approved" and _original(n) is not None
         ]
-    found = locate_many(page_text, [o for o in map(_original, notes) if o is not None])
+    pairs: list[tuple[sel.Selectors, sel.Selectors | None]] = []
+    for note in notes:
+        original = _original(note)
+        assert original is not None
+        valid_for_base = (
+            current is not None
+            and note.anchor.get("revision") == current.number
+            and note.anchor.get("state") not in LOST
+        )
+        pairs.append((original, _current(note) if valid_for_base else None))
+    found = locate_many(page_text, pairs, base=current.text if current else None)
     result = [Located(n.id, f.start, f.end, f.state) for n, f in zip(notes, found, strict=True)]
     ctx.located.put(key, result)
     return result
