@@ -188,7 +188,8 @@ def register(
         unchanged = current is not None and current.text_hash == digest
         if unchanged:
             assert current is not None
-            if current.questions == questions and not clean_title:
+            assert article is not None
+            if current.questions == questions and clean_title in ("", article.title):
                 return _count(path, seen, False, {f.id: f.anchor for f in notes}, {})
         number = seen if unchanged else seen + 1
         anchors = {} if unchanged else _reanchor(current, new_text, number, notes)
