@@ -261,7 +261,9 @@ class Pages:
         t = Translator(pick(q.get("lang"), site.language))
         rating = None
         if site.rating.enabled:
-            rating = await run_in_threadpool(rating_service.get, ctx, site, _reader(request), uri)
+            # Publicly cacheable: the true tally, never a reader's own view of it.
+            nobody = Actor(None, False, "")
+            rating = await run_in_threadpool(rating_service.get, ctx, site, nobody, uri)
         title = page.article.title if page.article and page.article.title else uri
         html = env.get_template("fragment.html").render(
             t=t,
