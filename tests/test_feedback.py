@@ -280,3 +280,15 @@ def test_locating_in_a_page_text_stores_nothing(client: TestClient) -> None:
 def test_articles_larger_than_a_comment_body_are_accepted(client: TestClient) -> None:
     long = [f"Paragraph {i}: " + INTRO for i in range(1500)]  # ~140 KB
     assert register(client, *long)["revision"] == 1
+
+
+def test_locating_is_rate_limited_per_address(make_client: Any) -> None:
+    client = make_client(rate_limits="on", anchor_rate="2/60")
+    register(client, INTRO, COST)
+    for i in range(2):
+        r = client.post("/api/v1/anchor", json={"uri": "/story", "text": f"{INTRO} {i}"})
+        assert r.status_code == 200
+    again = client.post("/api/v1/anchor", json={"uri": "/story", "text": f"{INTRO} 0"})
+    assert again.status_code == 200  # the same text again comes from the cache
+    r = client.post("/api/v1/anchor", json={"uri": "/story", "text": f"{INTRO} new"})
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"

@@ -106,6 +106,12 @@ SPECS: tuple[Spec, ...] = (
         "Weight (in votes) of the site's mean rating in the damped average that ranks articles.",
     ),
     Spec("rating_rate", "30/60", "Ratings a reader or address may submit: COUNT/SECONDS."),
+    Spec(
+        "anchor_rate",
+        "10/60",
+        "Page texts an address may ask `POST /api/v1/anchor` to locate feedback in: "
+        "COUNT/SECONDS (it is CPU work; answers are cached per text).",
+    ),
     Spec("workers", "1", "Server processes started by `voxpop serve` (uvicorn workers)."),
 )
 
@@ -152,6 +158,7 @@ class Settings:
     post_rate: Rate
     vote_rate: Rate
     rating_rate: Rate
+    anchor_rate: Rate
     rating_trust_verified: bool
     rating_prior: int
     trusted_proxies: tuple[str, ...]
@@ -372,6 +379,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         post_rate=_rate("VOXPOP_POST_RATE", raw["post_rate"]),
         vote_rate=_rate("VOXPOP_VOTE_RATE", raw["vote_rate"]),
         rating_rate=_rate("VOXPOP_RATING_RATE", raw["rating_rate"]),
+        anchor_rate=_rate("VOXPOP_ANCHOR_RATE", raw["anchor_rate"]),
         rating_trust_verified=_bool("VOXPOP_RATING_TRUST_VERIFIED", raw["rating_trust_verified"]),
         rating_prior=_int("VOXPOP_RATING_PRIOR", raw["rating_prior"]),
         trusted_proxies=tuple(p.strip() for p in raw["trusted_proxies"].split(",") if p.strip()),

@@ -395,7 +395,9 @@ def _current_text(ctx: Context, site: Site, path: str) -> tuple[int, str] | None
     return current.number, current.text
 
 
-def locate(ctx: Context, site: Site, uri: str, text: str | None, html: str | None) -> list[Located]:
+def locate(
+    ctx: Context, site: Site, actor: Actor, uri: str, text: str | None, html: str | None
+) -> list[Located]:
     """Where each piece of the article's feedback lies in ``text`` (a page's own text):
     followed through one diff from the registered revision when there is one, otherwise
     searched for; scored against the original selectors with the same gates as
@@ -410,6 +412,7 @@ def locate(ctx: Context, site: Site, uri: str, text: str | None, html: str | Non
         cached: list[Located] | None = ctx.located.get(key)
         if cached is not None:
             return cached
+        ctx.limiter.hit("anchor:a" + actor.address, ctx.settings.anchor_rate)
         current = revision_store.latest(conn, article.id) if article.revision else None
         notes = [
             n

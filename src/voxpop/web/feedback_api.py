@@ -91,7 +91,7 @@ def get_article(request: Request, uri: Uri, site: SiteQ = "default") -> Response
 @router.post(
     "/anchor",
     response_model=list[LocatedOut],
-    responses=_errors(400, 404, 413, 415, 422),
+    responses=_errors(400, 404, 413, 415, 422, 429),
     summary="Where each inline feedback of an article lies in a given text; stores nothing",
     openapi_extra=body.documented(LocateIn),
 )
@@ -102,6 +102,7 @@ async def locate(request: Request) -> Response:
         feedback_service.locate,
         ctx,
         ctx.site(payload.site),
+        actor(request),
         payload.uri,
         payload.text,
         payload.html,
