@@ -44,17 +44,15 @@ def known_query(request: Request) -> None:
             raise ValidationFailed(f"Unknown query parameter {name!r}", field=name)
 
 
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
-
-
 def _query_names(route: Any) -> frozenset[str] | None:
-    names = _QUERY_NAMES.get(id(route))
+    """The route's query parameter names, worked out once and kept on the route itself."""
+    names: frozenset[str] | None = getattr(route, "_voxpop_query_names", None)
     if names is None:
         dependant = getattr(route, "dependant", None)
         if dependant is None:
             return None
         names = frozenset(p.alias for p in get_flat_dependant(dependant).query_params)
-        _QUERY_NAMES[id(route)] = names
+        route._voxpop_query_names = names
     return names
 
 
