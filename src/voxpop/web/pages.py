@@ -17,6 +17,7 @@ from voxpop.model import Filter, Rating, Site, Sort
 from voxpop.services import comments as comment_service
 from voxpop.services import feedback as feedback_service
 from voxpop.services import ratings as rating_service
+from voxpop.services.context import Context
 from voxpop.services.identity import Actor, reader_token
 from voxpop.web import csrf, demo
 from voxpop.web.deps import actor, context
@@ -151,17 +152,9 @@ class Pages:
         )
 
     async def post_form(self, request: Request) -> Response:
-        ctx = context(request)
-        form = await request.form()
-        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-        site = ctx.site(fields.get("site") or "default")
-        uri = fields.get("uri", "")
-        sort = _enum(Sort, fields.get("sort"), Sort.BEST)
+        ctx, fields, site, uri, sort = await _read_form(request)
         try:
-            csrf.check(
-                ctx.settings.secret_key, request.cookies.get(csrf.COOKIE), fields.get("csrf")
-            )
-            who = actor(request, request.cookies.get(READER_COOKIE) or None)
+            who = _form_actor(request, fields)
             new = comment_service.NewComment(
                 uri=uri,
                 body=fields.get("body", ""),
@@ -192,20 +185,14 @@ class Pages:
         return response
 
     async def vote_form(self, request: Request) -> Response:
-        ctx = context(request)
-        form = await request.form()
-        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-        site = ctx.site(fields.get("site") or "default")
-        uri = fields.get("uri", "")
-        csrf.check(ctx.settings.secret_key, request.cookies.get(csrf.COOKIE), fields.get("csrf"))
+        ctx, fields, site, uri, sort = await _read_form(request)
+        who = _form_actor(request, fields)
         comment_id = _int(fields.get("comment_id"))
         if comment_id is None or fields.get("value") not in ("-1", "0", "1"):
             raise errors.ValidationFailed("Choose a comment and a vote", field="value")
-        who = actor(request, request.cookies.get(READER_COOKIE) or None)
         _tally, reader_id, minted = await run_in_threadpool(
             comment_service.vote, ctx, who, comment_id, int(fields["value"])
         )
-        sort = _enum(Sort, fields.get("sort"), Sort.BEST)
         target = thread_url(uri or "/", site.name, sort=sort.value, voted="1")
         response = RedirectResponse(f"{target}#c{comment_id}", status_code=303)
         if minted:
@@ -214,17 +201,9 @@ class Pages:
 
     async def rate_form(self, request: Request) -> Response:
         """Rate (``stars``) or withdraw one's rating (``remove``) with a plain form."""
-        ctx = context(request)
-        form = await request.form()
-        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-        site = ctx.site(fields.get("site") or "default")
-        uri = fields.get("uri", "")
-        sort = _enum(Sort, fields.get("sort"), Sort.BEST)
+        ctx, fields, site, uri, sort = await _read_form(request)
         try:
-            csrf.check(
-                ctx.settings.secret_key, request.cookies.get(csrf.COOKIE), fields.get("csrf")
-            )
-            who = actor(request, request.cookies.get(READER_COOKIE) or None)
+            who = _form_actor(request, fields)
             if fields.get("remove"):
                 await run_in_threadpool(rating_service.remove, ctx, site, who, uri)
                 rated, minted_id = "removed", None
@@ -336,6 +315,22 @@ def error_page(request: Request, exc: errors.VoxpopError) -> Response | None:
     html = env.get_template("error.html").render(t=t, title=exc.title, detail=exc.detail)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else None
     return HTMLResponse(html, status_code=exc.status, headers=headers)
+
+
+async def _read_form(request: Request) -> tuple[Context, dict[str, str], Site, str, Sort]:
+    """A posted form's text fields, and the site, article and sort it names."""
+    ctx = context(request)
+    form = await request.form()
+    fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    site = ctx.site(fields.get("site") or "default")
+    return ctx, fields, site, fields.get("uri", ""), _enum(Sort, fields.get("sort"), Sort.BEST)
+
+
+def _form_actor(request: Request, fields: dict[str, str]) -> Actor:
+    """The form's sender, once its CSRF token checks out."""
+    secret = context(request).settings.secret_key
+    csrf.check(secret, request.cookies.get(csrf.COOKIE), fields.get("csrf"))
+    return actor(request, request.cookies.get(READER_COOKIE) or None)
 
 
 def _reader(request: Request) -> Actor:
