@@ -396,3 +396,22 @@ def test_ratings_are_rate_limited(make_client: AppFactory) -> None:
     r = rate(client, 3, token=token)
     assert r.status_code == 429 and r.json()["code"] == "rate_limited"
     assert "retry-after" in r.headers
+
+
+def test_moderators_see_and_remove_a_readers_ratings_per_site(
+    make_client: AppFactory, tmp_path: Any
+) -> None:
+    config = tmp_path / "voxpop.toml"
+    config.write_text('[sites.other]\norigins = ["https://other.example"]\n')
+    client = make_client(config=str(config))
+    token = rate(client, 4, uri="/a", title="A").json()["reader_token"]
+    rate(client, 2, token=token, uri="/b", title="B", site="other")
+    reader_id = int(token.split(".")[1])
+    listed = client.get(
+        "/api/v1/admin/ratings", params={"reader": reader_id}, headers=ADMIN_HEADERS
+    ).json()
+    assert [i["uri"] for i in listed["items"]] == ["/a"]
+    r = client.delete("/api/v1/admin/ratings", params={"reader": reader_id}, headers=ADMIN_HEADERS)
+    assert r.json() == {"removed": 1}
+    other = client.get("/api/v1/ratings", params={"uri": "/b", "site": "other"}).json()
+    assert other["count"] == 1

@@ -242,8 +242,8 @@ def of_article(
 def of_reader(ctx: Context, actor: Actor, site: Site, reader_id: int) -> list[StoredRating]:
     access.check_moderator(actor)
     with ctx.db.read() as conn:
-        rows = rating_store.of_reader(conn, reader_id)
-    return [_stored(r, r["uri"]) for r in rows if r["site_id"] == site.id]
+        rows = rating_store.of_reader(conn, site.id, reader_id)
+    return [_stored(r, r["uri"]) for r in rows]
 
 
 def moderator_remove(
@@ -264,8 +264,7 @@ def moderator_remove(
         else:
             targets = [
                 (int(r["article_id"]), str(r["uri"]))
-                for r in rating_store.of_reader(conn, reader_id)
-                if r["site_id"] == site.id
+                for r in rating_store.of_reader(conn, site.id, reader_id)
             ]
         removed = []
         for article_id, target_uri in targets:

@@ -185,11 +185,12 @@ def of_article(conn: Connection, article_id: int, limit: int, offset: int) -> li
     )
 
 
-def of_reader(conn: Connection, reader_id: int) -> list[Any]:
+def of_reader(conn: Connection, site_id: int, reader_id: int) -> list[Any]:
+    """Every rating of one reader on a site's articles (moderators)."""
     return list(
         conn.execute(
-            sa.select(ratings, articles.c.uri, articles.c.site_id)
+            sa.select(ratings, articles.c.uri)
             .join(articles, articles.c.id == ratings.c.article_id)
-            .where(ratings.c.reader_id == reader_id)
+            .where(ratings.c.reader_id == reader_id, articles.c.site_id == site_id)
         ).mappings()
     )
