@@ -7,6 +7,7 @@ PostgreSQL fails the run; elsewhere those tests are skipped with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from voxpop.store.db import Database
 from voxpop.store.schema import metadata
 
 from .pgcluster import Cluster
+from .smtp import Inbox
 
 SECRET = "test-secret-key-that-is-long-enough"
 ADMIN = "admin-token-for-tests-0123456789"
@@ -173,3 +175,27 @@ def rows(database: Database, sql: str) -> list[Any]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: sync Playwright leaves an event loop in the main thread."""
     items.sort(key=lambda item: "/e2e/" in str(item.fspath))
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on a free port, collecting what it is sent."""
+    box = Inbox().start()
+    yield box
+    box.stop()
+
+
+def drain(client: TestClient) -> Any:
+    """Run one outbox worker over everything due now (the app's own worker only runs
+    inside a served app's lifespan)."""
+    from voxpop.services.delivery import Mailer
+
+    mailer = Mailer(client.app.state.ctx)  # type: ignore[attr-defined]
+
+    async def run() -> Any:
+        try:
+            return await mailer.drain()
+        finally:
+            await mailer.sender.close()
+
+    return asyncio.run(run())

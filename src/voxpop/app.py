@@ -13,9 +13,18 @@ from starlette.responses import Response
 from voxpop import __version__, errors
 from voxpop.services import comments as comment_service
 from voxpop.services.context import Context, open_context, origin_allowed
+from voxpop.services.delivery import Mailer, MailerThread
 from voxpop.settings import Settings
 from voxpop.store.db import Database
-from voxpop.web import api, feedback_api, pages, problems, ratings_api, static_files
+from voxpop.web import (
+    api,
+    feedback_api,
+    pages,
+    problems,
+    ratings_api,
+    static_files,
+    subscriptions_api,
+)
 from voxpop.web.cache import ThreadCache
 from voxpop.web.fastpath import CachedThreads
 from voxpop.web.middleware import CORS, BodyLimit, SecurityHeaders, page_csp
@@ -40,7 +49,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        mailer = None
+        if settings.mail_worker:
+            mailer = MailerThread(Mailer(ctx))
+            mailer.start()
+            ctx.mail_wakeup = mailer.wake
         yield
+        if mailer is not None:
+            ctx.mail_wakeup = None
+            mailer.stop()
         if ctx.versions is not None:
             ctx.versions.close()
         if db is None:
@@ -73,6 +90,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(ratings_api.router)
     app.include_router(feedback_api.router)
+    app.include_router(subscriptions_api.router)
     app.include_router(static_files.router())
     app.include_router(pages.Pages().router)
 

@@ -1,4 +1,4 @@
-"""Command line: ``voxpop serve | migrate | check-config``."""
+"""Command line: ``voxpop serve | worker | migrate | check-config``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,45 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace) -> int:
+    """Drain the outbox: until stopped (SIGTERM, Ctrl-C), or once with ``--once``."""
+    import asyncio
+    import signal
+
+    from voxpop.services.context import open_context
+    from voxpop.services.delivery import Mailer
+
+    settings = _settings()
+    ctx = open_context(settings)
+    mailer = Mailer(ctx)
+    where = (
+        settings.smtp_url.split("@")[-1] if settings.smtp_url else "the log (no VOXPOP_SMTP_URL)"
+    )
+    print(f"voxpop {__version__}: outbox worker {mailer.name} sending to {where}", file=sys.stderr)
+
+    async def main() -> int:
+        if args.once:
+            stats = await mailer.drain()
+            await mailer.sender.close()
+            print(
+                f"voxpop: sent {stats.sent}, retrying {stats.retried}, failed {stats.failed}, "
+                f"dropped {stats.dropped}",
+                file=sys.stderr,
+            )
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await mailer.run(stop)
+        return 0
+
+    try:
+        return asyncio.run(main())
+    finally:
+        ctx.db.dispose()
+
+
 def migrate_cmd(_args: argparse.Namespace) -> int:
     from voxpop.store import migrate
     from voxpop.store.db import Database
@@ -102,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log-level", default="warning")
     p.add_argument("--access-log", action="store_true")
     p.set_defaults(func=serve)
+
+    p = sub.add_parser("worker", help="send the queued e-mail (the outbox) until stopped")
+    p.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    p.set_defaults(func=worker)
 
     p = sub.add_parser("migrate", help="upgrade the database to the current schema")
     p.set_defaults(func=migrate_cmd)

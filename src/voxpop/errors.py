@@ -7,7 +7,8 @@ beyond this number.
     VoxpopError (500, internal_error)
     ├── BadRequest (400, bad_request)
     │   ├── MalformedJSON (400, malformed_json)
-    │   └── InvalidCursor (400, invalid_cursor)
+    │   ├── InvalidCursor (400, invalid_cursor)
+    │   └── InvalidToken (400, invalid_token) — a mail's link altered or cut short
     ├── ValidationFailed (422, validation_error)
     │   └── AnchorNotFound (422, anchor_not_found)
     ├── Unauthorized (401, unauthorized)
@@ -23,13 +24,15 @@ beyond this number.
     ├── NotFound (404, not_found)
     │   ├── UnknownSite (404, unknown_site)
     │   ├── UnknownArticle (404, unknown_article)
-    │   └── UnknownComment (404, unknown_comment)
+    │   ├── UnknownComment (404, unknown_comment)
+    │   └── UnknownSubscription (404, unknown_subscription)
     ├── Conflict (409, conflict)
     │   ├── CommentDeleted (409, comment_deleted)
     │   ├── InvalidTransition (409, invalid_transition)
     │   └── RatingFinal (409, rating_final)
     ├── Gone (410, gone)
-    │   └── CommentGone (410, comment_deleted) — reading a deleted comment by id
+    │   ├── CommentGone (410, comment_deleted) — reading a deleted comment by id
+    │   └── TokenExpired (410, token_expired) — a confirmation link past its time
     ├── PayloadTooLarge (413, payload_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── RateLimited (429, rate_limited)  — carries retry_after seconds
@@ -66,6 +69,11 @@ class MalformedJSON(BadRequest):
 class InvalidCursor(BadRequest):
     code = "invalid_cursor"
     title = "The pagination cursor is not valid"
+
+
+class InvalidToken(BadRequest):
+    code = "invalid_token"
+    title = "The link is not valid"
 
 
 class ValidationFailed(VoxpopError):
@@ -152,6 +160,11 @@ class UnknownComment(NotFound):
     title = "No such comment"
 
 
+class UnknownSubscription(NotFound):
+    code = "unknown_subscription"
+    title = "No such subscription"
+
+
 class Conflict(VoxpopError):
     status = 409
     code = "conflict"
@@ -182,6 +195,11 @@ class Gone(VoxpopError):
 class CommentGone(Gone):
     code = "comment_deleted"
     title = "The comment has been deleted"
+
+
+class TokenExpired(Gone):
+    code = "token_expired"
+    title = "The link has expired"
 
 
 class PayloadTooLarge(VoxpopError):

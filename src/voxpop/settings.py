@@ -113,6 +113,41 @@ SPECS: tuple[Spec, ...] = (
         "COUNT/SECONDS (it is CPU work; answers are cached per text).",
     ),
     Spec("workers", "1", "Server processes started by `voxpop serve` (uvicorn workers)."),
+    Spec(
+        "mail_worker",
+        "on",
+        "Run the outbox worker inside `voxpop serve` (`off` when `voxpop worker` processes "
+        "send the mail).",
+    ),
+    Spec("smtp_connections", "4", "SMTP connections a worker sends over at once."),
+    Spec("smtp_timeout", "30", "Seconds to wait for the SMTP server before a send fails."),
+    Spec(
+        "mail_retry_base",
+        "30",
+        "Seconds before a failed mail is tried again; doubled for each further attempt "
+        "(with jitter), at most six hours.",
+    ),
+    Spec("mail_max_attempts", "12", "Attempts before a mail is marked failed for an operator."),
+    Spec(
+        "mail_lease",
+        "120",
+        "Seconds a worker holds the mails it took; a crashed worker's mails are taken "
+        "again after that. At least the SMTP timeout + 2.",
+    ),
+    Spec("mail_poll", "2", "Seconds between a worker's looks at the outbox when it is idle."),
+    Spec("digest_hour", "7", "Hour of the day (UTC) at which daily digests are sent."),
+    Spec("confirm_ttl", "172800", "Seconds a subscription's confirmation link stays valid."),
+    Spec(
+        "confirm_limit",
+        "3/86400",
+        "Confirmation mails one e-mail address may receive: COUNT/SECONDS (more requests are "
+        "accepted but send nothing, so nobody can flood a stranger's inbox).",
+    ),
+    Spec(
+        "subscribe_rate",
+        "10/3600",
+        "Subscription requests an address (of the requester) may make: COUNT/SECONDS.",
+    ),
 )
 
 _SPEC_NAMES = {s.name for s in SPECS}
@@ -163,6 +198,17 @@ class Settings:
     rating_prior: int
     trusted_proxies: tuple[str, ...]
     workers: int
+    mail_worker: bool
+    smtp_connections: int
+    smtp_timeout: int
+    mail_retry_base: float
+    mail_max_attempts: int
+    mail_lease: float
+    mail_poll: float
+    digest_hour: int
+    confirm_ttl: int
+    confirm_limit: Rate
+    subscribe_rate: Rate
     sites: tuple[SiteConfig, ...] = field(default_factory=tuple)
 
     @property
@@ -197,6 +243,32 @@ def _int(name: str, raw: str, minimum: int = 0) -> int:
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
     return value
+
+
+def _seconds(name: str, raw: str) -> float:
+    """A positive number of seconds; fractions allowed (tests use short ones)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value < 10**7:
+        raise ConfigurationError(f"{name} must be a positive number of seconds")
+    return value
+
+
+def _hour(name: str, raw: str) -> int:
+    value = _int(name, raw)
+    if value > 23:
+        raise ConfigurationError(f"{name} must be an hour from 0 to 23")
+    return value
+
+
+def _smtp_url(raw: str) -> str:
+    if raw and urlsplit(raw).scheme not in ("smtp", "smtps"):
+        raise ConfigurationError(
+            "VOXPOP_SMTP_URL must look like smtp://host:587 or smtps://user:pass@host:465"
+        )
+    return raw
 
 
 def _rate(name: str, raw: str) -> Rate:
@@ -356,6 +428,13 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
                 _rating_policy(f"sites.{name}.", table, rating),
             )
         )
+    smtp_timeout = _int("VOXPOP_SMTP_TIMEOUT", raw["smtp_timeout"], 1)
+    mail_lease = _seconds("VOXPOP_MAIL_LEASE", raw["mail_lease"])
+    if mail_lease < smtp_timeout + 2:
+        raise ConfigurationError(
+            "VOXPOP_MAIL_LEASE must be at least VOXPOP_SMTP_TIMEOUT + 2 seconds: a worker only "
+            "starts a send it can finish before its hold on the mail runs out"
+        )
     demo_raw = raw["demo"]
     return Settings(
         env=raw["env"],
@@ -363,7 +442,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         secret_key=secret,
         admin_token=raw["admin_token"],
         public_url=public_url,
-        smtp_url=raw["smtp_url"],
+        smtp_url=_smtp_url(raw["smtp_url"]),
         mail_from=raw["mail_from"],
         moderation=moderation,
         redis_url=raw["redis_url"],
@@ -384,5 +463,16 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         rating_prior=_int("VOXPOP_RATING_PRIOR", raw["rating_prior"]),
         trusted_proxies=tuple(p.strip() for p in raw["trusted_proxies"].split(",") if p.strip()),
         workers=_int("VOXPOP_WORKERS", raw["workers"], 1),
+        mail_worker=_bool("VOXPOP_MAIL_WORKER", raw["mail_worker"]),
+        smtp_connections=_int("VOXPOP_SMTP_CONNECTIONS", raw["smtp_connections"], 1),
+        smtp_timeout=smtp_timeout,
+        mail_retry_base=_seconds("VOXPOP_MAIL_RETRY_BASE", raw["mail_retry_base"]),
+        mail_max_attempts=_int("VOXPOP_MAIL_MAX_ATTEMPTS", raw["mail_max_attempts"], 1),
+        mail_lease=mail_lease,
+        mail_poll=_seconds("VOXPOP_MAIL_POLL", raw["mail_poll"]),
+        digest_hour=_hour("VOXPOP_DIGEST_HOUR", raw["digest_hour"]),
+        confirm_ttl=_int("VOXPOP_CONFIRM_TTL", raw["confirm_ttl"], 60),
+        confirm_limit=_rate("VOXPOP_CONFIRM_LIMIT", raw["confirm_limit"]),
+        subscribe_rate=_rate("VOXPOP_SUBSCRIBE_RATE", raw["subscribe_rate"]),
         sites=tuple(sites),
     )

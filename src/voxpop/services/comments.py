@@ -26,7 +26,7 @@ from voxpop.model import (
     ThreadPage,
     VoteTally,
 )
-from voxpop.services import access, feedback, inputs
+from voxpop.services import access, feedback, inputs, subscriptions
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.readers import ensure_reader
@@ -96,7 +96,7 @@ class _Draft:
     anchor: dict[str, Any] | None
 
 
-PostResult = tuple[Comment, int, bool, tuple[int, bool]]
+PostResult = tuple[Comment, int, bool, tuple[int, bool], bool]
 
 
 def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
@@ -117,6 +117,14 @@ def _draft(ctx: Context, site: Site, actor: Actor, new: NewComment) -> _Draft:
     body = inputs.body(new.body, ctx.settings.max_comment_chars)
     name = inputs.name(new.author_name)
     email = inputs.email(new.author_email)
+    if new.notify is not None:
+        if new.notify not in ("thread", "replies"):
+            raise errors.ValidationFailed("notify must be thread or replies", field="notify")
+        if email is None:
+            raise errors.ValidationFailed(
+                "Give your e-mail address to be notified", field="author_email"
+            )
+        inputs.mailable(email, "author_email")
     website = inputs.website(new.author_website)
     title = inputs.title(new.title)
     ctx.limiter.hit("post:" + actor.key, ctx.settings.post_rate)
@@ -180,15 +188,36 @@ def _store(
         )
         approved = draft.status is CommentStatus.APPROVED
         article_store.touch(conn, article_id, 1 if approved else 0)
-        return comment, reader_id, minted, known
+        mailed = False
+        if new.notify and draft.email:
+            mailed = subscriptions.subscribe_in(
+                ctx,
+                conn,
+                article_id=article_id,
+                email=draft.email,
+                scope=new.notify,
+                comment_id=0,
+                delivery="instant",
+                reader_id=reader_id,
+                language=site.language,
+                now=draft.created_at,
+            )
+        if approved:
+            mailed = (
+                subscriptions.decide(ctx, conn, comment, draft.email, draft.created_at) > 0
+                or mailed
+            )
+        return comment, reader_id, minted, known, mailed
 
     return txn
 
 
 def _posted(ctx: Context, site: Site, draft: _Draft, stored: PostResult) -> Posted:
     """After the commit: remember what is now known to exist."""
-    comment, reader_id, minted, known = stored
+    comment, reader_id, minted, known, mailed = stored
     ctx.article_ids.put((site.id, draft.uri), known)
+    if mailed:
+        ctx.wake_mailer()
     ctx.readers.put(reader_id, True)
     return Posted(comment, reader_id, minted)
 
@@ -264,10 +293,13 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
         "delete": CommentStatus.DELETED,
     }[action]
 
-    def txn(conn: Connection) -> Comment | None:
+    now = ctx.clock()
+
+    def txn(conn: Connection) -> tuple[Comment | None, int]:
         comment = comment_store.get_for_update(conn, comment_id)
         if comment is None:
             raise errors.UnknownComment(f"No comment {comment_id}")
+        mailed = 0
         if comment.status is not target:
             if target not in TRANSITIONS[comment.status]:
                 raise errors.InvalidTransition(
@@ -281,10 +313,16 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
                     comment.status is CommentStatus.APPROVED
                 )
                 article_store.touch(conn, comment.article_id, delta)
-        return comment_store.get(conn, comment_id)
+                if target is CommentStatus.APPROVED:
+                    # Deciding again after a reject → approve sends nothing twice.
+                    email = comment_store.author_email(conn, comment_id)
+                    mailed = subscriptions.decide(ctx, conn, comment, email, now)
+        return comment_store.get(conn, comment_id), mailed
 
-    updated = ctx.db.transact(txn)
+    updated, mailed = ctx.db.transact(txn)
     assert updated is not None
+    if mailed:
+        ctx.wake_mailer()
     return updated
 
 

@@ -39,6 +39,13 @@ class Context:
     # (site id, limit) → (monotonic time, ranking) of /articles/top.
     ranked: Memo[tuple[int, int], tuple[float, Any]] = field(default_factory=lambda: Memo(64))
 
+    # Wakes the in-process outbox worker after a commit that queued mail (none: no-op).
+    mail_wakeup: Callable[[], None] | None = None
+
+    def wake_mailer(self) -> None:
+        if self.mail_wakeup is not None:
+            self.mail_wakeup()
+
     def __post_init__(self) -> None:
         if self.versions is None:
             self.versions = VersionReader(self.db)

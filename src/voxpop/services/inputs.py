@@ -51,13 +51,20 @@ def name(value: str | None) -> str | None:
     return cleaned or None
 
 
-def email(value: str | None) -> str | None:
+def email(value: str | None, field: str = "author_email") -> str | None:
     if value is None or not value.strip():
         return None
     cleaned = value.strip()
     if len(cleaned) > 254 or not _EMAIL.match(cleaned):
-        raise ValidationFailed("The e-mail address is not valid", field="author_email")
+        raise ValidationFailed("The e-mail address is not valid", field=field)
     return cleaned
+
+
+def mailable(address: str, field: str) -> str:
+    """An address we can send to: the SMTP we speak has no SMTPUTF8, so ASCII only."""
+    if not address.isascii():
+        raise ValidationFailed("Notifications need an address in plain ASCII letters", field=field)
+    return address
 
 
 def website(value: str | None) -> str | None:

@@ -60,6 +60,18 @@ def get(conn: Connection, site_id: int, uri: str) -> Article | None:
     return _article(row) if row else None
 
 
+def by_id(conn: Connection, article_id: int) -> Article | None:
+    row = conn.execute(sa.select(*_COLS).where(articles.c.id == article_id)).first()
+    return _article(row) if row else None
+
+
+def by_ids(conn: Connection, article_ids: Sequence[int]) -> dict[int, Article]:
+    if not article_ids:
+        return {}
+    stmt = sa.select(*_COLS).where(articles.c.id.in_(sorted(set(article_ids))))
+    return {int(r.id): _article(r) for r in conn.execute(stmt)}
+
+
 def version(conn: Connection, site_id: int, uri: str) -> int | None:
     """The article's version alone: the cheap check in front of a cached thread."""
     value = conn.execute(_VERSION, {"site_id": site_id, "uri": uri}).scalar()

@@ -168,3 +168,51 @@ def by_reader(conn: Connection, article_id: int, reader_id: int) -> list[Comment
         comments.c.article_id == article_id, comments.c.reader_id == reader_id
     )
     return [_comment(r) for r in conn.execute(stmt)]
+
+
+def ancestors(conn: Connection, parent_id: int) -> list[tuple[int, int | None]]:
+    """(id, reader id) of a comment's parent and every comment above it: one recursive
+    query, whatever the depth."""
+    c = comments.c
+    chain = (
+        sa.select(c.id, c.parent_id, c.reader_id)
+        .where(c.id == parent_id)
+        .cte("chain", recursive=True)
+    )
+    up = chain.alias("up")
+    chain = chain.union_all(
+        sa.select(c.id, c.parent_id, c.reader_id).join(up, c.id == up.c.parent_id)
+    )
+    return [
+        (int(r.id), r.reader_id) for r in conn.execute(sa.select(chain.c.id, chain.c.reader_id))
+    ]
+
+
+def author_email(conn: Connection, comment_id: int) -> str | None:
+    value = conn.execute(
+        sa.select(comments.c.author_email).where(comments.c.id == comment_id)
+    ).scalar()
+    return str(value) if value else None
+
+
+def for_mail(conn: Connection, comment_ids: Sequence[int]) -> dict[int, Any]:
+    """What notification mails show of comments, with the name of whom each replies to."""
+    if not comment_ids:
+        return {}
+    parent = comments.alias("parent")
+    stmt = (
+        sa.select(
+            comments.c.id,
+            comments.c.article_id,
+            comments.c.parent_id,
+            comments.c.status,
+            comments.c.author_name,
+            comments.c.body,
+            comments.c.html,
+            comments.c.created_at,
+            parent.c.author_name.label("parent_author"),
+        )
+        .outerjoin(parent, parent.c.id == comments.c.parent_id)
+        .where(comments.c.id.in_(sorted(set(comment_ids))))
+    )
+    return {int(r.id): r for r in conn.execute(stmt)}

@@ -174,3 +174,71 @@ audit = sa.Table(
     sa.Column("detail", sa.JSON(none_as_null=True), nullable=True),
     sa.Index("ix_audit_at", "at"),
 )
+
+# E-mail addresses that asked for notifications. An address is confirmed once (double
+# opt-in); the reader who confirmed it may then subscribe it again without another mail.
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # Lower-cased; the only place an address is kept for mailing.
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("language", sa.String(8), nullable=False, server_default="en"),
+    sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), nullable=True),
+    sa.Column("confirmed_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# What an address wants to hear about: every new comment on an article (``thread``), new
+# comments below the subscribing reader's own (``replies``) or below one comment
+# (``comment``, its id in ``comment_id``; 0 for the other scopes, so that the unique key
+# also holds for them), delivered at once or in a daily digest.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), nullable=False),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("comment_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("delivery", sa.String(16), nullable=False, server_default="instant"),
+    # The reader who subscribed: whose comments ``replies`` watches.
+    sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), nullable=True),
+    # NULL until the address owner confirmed this subscription: nothing is sent before.
+    sa.Column("confirmed_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("subscriber_id", "article_id", "scope", "comment_id"),
+    sa.Index("ix_subscriptions_article", "article_id", "scope", "comment_id"),
+)
+
+# Mail to send, written in the transaction of what caused it (a comment's approval, a
+# subscription) and drained by the workers. ``(subscriber, kind, event)`` is unique: one
+# notification per address and comment however many subscriptions matched, and deciding
+# twice (an approval replayed) sends nothing twice.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=True),
+    sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id"), nullable=True),
+    # Why this address gets it (``thread``, ``replies``, ``comment``) or what it confirms.
+    sa.Column("reason", sa.String(16), nullable=True),
+    sa.Column("subscription_id", sa.Integer, nullable=True),
+    # queued → sent | failed | dropped; digest → bundled (into the digest row digest_id).
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    # A worker's lease: others leave the row alone until it runs out.
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("digest_id", sa.Integer, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("subscriber_id", "kind", "event"),
+    sa.Index("ix_outbox_status_due", "status", "due_at"),
+    sa.Index("ix_outbox_digest", "digest_id"),
+)

@@ -25,9 +25,11 @@ from voxpop.web.schemas import (
     LocateIn,
     MeOut,
     ModerateIn,
+    OutboxRetryIn,
     PostedOut,
     Problem,
     RatingIn,
+    SubscriptionIn,
     SummaryOut,
     TallyOut,
     ThreadOut,
@@ -53,7 +55,17 @@ def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    for model in (Problem, CommentIn, VoteIn, RatingIn, ArticleIn, LocateIn, AnchorAt):
+    for model in (
+        Problem,
+        CommentIn,
+        VoteIn,
+        RatingIn,
+        ArticleIn,
+        LocateIn,
+        AnchorAt,
+        SubscriptionIn,
+        OutboxRetryIn,
+    ):
         document = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(document.pop("$defs", {}))
         components[model.__name__] = document

@@ -42,10 +42,9 @@ class SecurityHeaders:
                 headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                add = [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                ]
+                add = [(b"x-content-type-options", b"nosniff")]
+                if b"referrer-policy" not in names:  # pages reached from mail set no-referrer
+                    add.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
                 if b"content-security-policy" not in names:
                     csp = self.page_policy if ctype.startswith(b"text/html") else _API_CSP.encode()
                     add.append((b"content-security-policy", csp))

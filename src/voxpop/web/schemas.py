@@ -274,3 +274,56 @@ class Problem(BaseModel):
     code: str
     field: str | None = None
     errors: list[dict[str, str]] | None = None
+
+
+class SubscriptionIn(BaseModel):
+    model_config = _IN
+    uri: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+    scope: Literal["thread", "replies", "comment"] = Field(
+        description="thread: every new comment; replies: replies below the caller's own "
+        "comments; comment: replies below comment_id"
+    )
+    site: SiteName = "default"
+    delivery: Literal["instant", "digest"] = "instant"
+    comment_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    title: Annotated[str, Field(max_length=1000)] | None = None
+    lang: Literal["en", "de"] | None = Field(default=None, description="language of the mails")
+
+
+class SubscribedOut(BaseModel):
+    status: Literal["accepted"]
+    detail: str
+    reader_token: str | None = None
+
+
+class OutboxRetryIn(BaseModel):
+    model_config = _IN
+    ids: Annotated[list[Annotated[int, Field(ge=1, le=2**62)]], Field(max_length=1000)] | None = (
+        Field(default=None, description="rows to queue again; omitted: every failed row")
+    )
+
+
+class OutboxItemOut(BaseModel):
+    id: int
+    kind: Literal["confirm", "notify", "digest"]
+    status: Literal["queued", "sent", "failed", "dropped", "digest", "bundled"]
+    to: str
+    attempts: int
+    last_error: str | None
+    due_at: str
+    sent_at: str | None
+    created_at: str
+    article_id: int | None
+    comment_id: int | None
+    reason: str | None
+
+
+class OutboxOut(BaseModel):
+    counts: dict[str, int]
+    items: list[OutboxItemOut]
+    next_before: int | None
+
+
+class RetriedOut(BaseModel):
+    queued: int

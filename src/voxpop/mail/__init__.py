@@ -1,0 +1,1 @@
+"""Notification e-mails: per-language templates (``render``) and MIME wire bytes (``message``)."""

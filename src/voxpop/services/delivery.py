@@ -1,0 +1,474 @@
+"""The outbox worker: claim due mails, render each from its template, send, record.
+
+Decide → outbox → render → send. What to send was decided in the transaction of its
+cause (``subscriptions.decide``); the worker only claims rows under a lease, renders them
+from what the database says *now* (a comment removed meanwhile is not mailed; an address
+that unsubscribed meanwhile gets nothing), sends them over a few concurrent SMTP
+connections and records each as sent right after the server accepted it.
+
+Failures: a temporary one (4xx, connection refused, timeout) is tried again after an
+exponential backoff with jitter; a permanent one (5xx) or too many attempts leave the row
+``failed`` for an operator to see and retry. A worker killed at any point loses nothing
+(its rows are claimed again when the lease runs out). SMTP has no way to make one
+delivery atomic with our commit: a kill between the server's acceptance and the commit
+sends that one mail again, with the same Message-ID, which is how receivers and tests
+recognise it as the same mail.
+
+Several workers may run at once (``voxpop worker`` processes, and one inside each
+``voxpop serve`` unless ``VOXPOP_MAIL_WORKER=off``): claims never overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from voxpop import errors
+from voxpop.mail import message as mail_message
+from voxpop.mail.render import render
+from voxpop.mail.senders import Sender, SendError, from_settings
+from voxpop.model import CommentStatus, Site
+from voxpop.services import access
+from voxpop.services.context import Context
+from voxpop.services.identity import Actor
+from voxpop.services.subscriptions import Links, links
+from voxpop.store import articles as article_store
+from voxpop.store import audit as audit_store
+from voxpop.store import comments as comment_store
+from voxpop.store import outbox as outbox_store
+from voxpop.store import subscriptions as subscription_store
+from voxpop.store.outbox import Claimed
+
+log = logging.getLogger("voxpop.mail")
+
+BATCH = 200
+MAX_BACKOFF = 6 * 3600.0
+ANONYMOUS = {"en": "Anonymous", "de": "Anonym"}
+
+
+@dataclass
+class Stats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dropped: int = 0
+    claimed: int = 0
+
+    def add(self, other: Stats) -> None:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.dropped += other.dropped
+        self.claimed += other.claimed
+
+
+@dataclass
+class _Batch:
+    """Everything rendering a batch needs, read in a handful of queries."""
+
+    subscribers: dict[int, Any] = field(default_factory=dict)
+    articles: dict[int, Any] = field(default_factory=dict)
+    comments: dict[int, Any] = field(default_factory=dict)
+    subscribed: set[tuple[int, int]] = field(default_factory=set)  # (subscriber, article)
+    digest_subscribed: set[tuple[int, int]] = field(default_factory=set)
+    confirms: dict[int, Any] = field(default_factory=dict)  # subscription id → subscription
+    digests: dict[int, list[int]] = field(default_factory=dict)
+
+
+class Skip(Exception):
+    """Nothing to send for this row any more (recorded as ``dropped`` with the reason)."""
+
+
+def lease_margin(lease: float) -> float:
+    """Slack kept at the end of a lease (slow commits, clocks of different hosts)."""
+    return max(1.0, lease / 10)
+
+
+def backoff(base: float, attempts: int) -> float:
+    """Seconds before attempt ``attempts + 1``: doubled each time, jittered, capped."""
+    delay: float = min(MAX_BACKOFF, base * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
+
+
+class Mailer:
+    """One worker. ``drain()`` sends everything due now (tests, ``voxpop worker --once``);
+    ``run(stop)`` keeps at it until ``stop`` is set."""
+
+    def __init__(self, ctx: Context, sender: Sender | None = None, name: str | None = None) -> None:
+        s = ctx.settings
+        self.ctx = ctx
+        self.sender = sender or from_settings(s.smtp_url, s.smtp_connections, s.smtp_timeout)
+        self.name = name or f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.links: Links = links(ctx)
+        self.domain = mail_message.domain_of(s.mail_from)
+        self.sites: dict[int, Site] = {site.id: site for site in ctx.sites.values()}
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Thread-safe: look at the outbox now rather than at the next poll."""
+        loop, event = self._loop, self._wake
+        if loop is not None and event is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        poll = self.ctx.settings.mail_poll
+        try:
+            while not stop.is_set():
+                try:
+                    stats = await self.drain_once()
+                except Exception:
+                    log.exception("outbox worker %s: a pass failed; trying again", self.name)
+                    stats = Stats()
+                if stats.claimed >= BATCH:
+                    continue
+                self._wake.clear()
+                waiters = [
+                    asyncio.ensure_future(self._wake.wait()),
+                    asyncio.ensure_future(stop.wait()),
+                ]
+                await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            await self.sender.close()
+
+    async def drain(self, limit: int = 1_000_000) -> Stats:
+        """Send every mail due now; return what happened."""
+        total = Stats()
+        while total.claimed < limit:
+            stats = await self.drain_once()
+            total.add(stats)
+            if stats.claimed == 0:
+                break
+        return total
+
+    async def drain_once(self, batch: int = BATCH) -> Stats:
+        db = self.ctx.db
+        s = self.ctx.settings
+        now = self.ctx.clock()
+        await db.transact_async(lambda conn: outbox_store.bundle_digests(conn, now))
+        # The lease runs from ``now`` (taken before the claim). A send may start only while
+        # it can finish, timeout included, well inside the lease: otherwise another worker
+        # could take the row and send it too.
+        last_start = time.monotonic() + s.mail_lease - s.smtp_timeout - lease_margin(s.mail_lease)
+        until = now + timedelta(seconds=s.mail_lease)
+        claimed = await db.transact_async(
+            lambda conn: outbox_store.claim(conn, self.name, now, until, batch)
+        )
+        stats = Stats(claimed=len(claimed))
+        if not claimed:
+            return stats
+        data = await asyncio.to_thread(self._load, claimed)
+        slots = asyncio.Semaphore(max(1, self.sender.connections) * 2)
+        late: list[int] = []
+
+        async def one(row: Claimed) -> None:
+            async with slots:
+                if time.monotonic() > last_start:
+                    late.append(row.id)
+                else:
+                    await self._deliver(row, data, stats)
+
+        await asyncio.gather(*(one(row) for row in claimed))
+        if late:  # handed back at once rather than left until the lease runs out
+            await db.transact_async(lambda conn: outbox_store.release(conn, late, self.name))
+            stats.claimed -= len(late)
+        return stats
+
+    # -- one mail ------------------------------------------------------------------------
+
+    async def _deliver(self, row: Claimed, data: _Batch, stats: Stats) -> None:
+        db = self.ctx.db
+        try:
+            to, payload = self._compose(row, data)
+        except Skip as skip:
+            stats.dropped += 1
+            why = str(skip)
+            await db.transact_async(
+                lambda conn: outbox_store.mark_dropped(conn, row.id, self.name, why)
+            )
+            return
+        except Exception as exc:  # a template or data error: retrying will not help
+            log.exception("outbox row %d could not be rendered", row.id)
+            await self._failed(row, f"render: {type(exc).__name__}: {exc}", True, stats)
+            return
+        try:
+            await asyncio.wait_for(
+                self.sender.send(self.ctx.settings.mail_from, to, payload),
+                self.ctx.settings.smtp_timeout,
+            )
+        except TimeoutError:
+            await self._failed(row, "the SMTP server did not answer in time", False, stats)
+            return
+        except SendError as exc:
+            await self._failed(row, str(exc), exc.permanent, stats)
+            return
+        stats.sent += 1
+        sent_at = self.ctx.clock()
+        kept = await db.transact_async(
+            lambda conn: outbox_store.mark_sent(conn, row.id, self.name, sent_at)
+        )
+        if not kept:
+            log.warning("outbox row %d was sent after its lease had passed", row.id)
+
+    async def _failed(self, row: Claimed, error: str, permanent: bool, stats: Stats) -> None:
+        s = self.ctx.settings
+        give_up = permanent or row.attempts >= s.mail_max_attempts
+        due = (
+            None
+            if give_up
+            else self.ctx.clock() + timedelta(seconds=backoff(s.mail_retry_base, row.attempts))
+        )
+        if give_up:
+            stats.failed += 1
+            log.warning(
+                "mail %d failed for good after %d attempt(s): %s", row.id, row.attempts, error
+            )
+        else:
+            stats.retried += 1
+            log.info("mail %d will be tried again (attempt %d): %s", row.id, row.attempts, error)
+        await self.ctx.db.transact_async(
+            lambda conn: outbox_store.mark_retry(conn, row.id, self.name, error, due)
+        )
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _load(self, claimed: Sequence[Claimed]) -> _Batch:
+        data = _Batch()
+        subscriber_ids = {row.subscriber_id for row in claimed}
+        digest_ids = [row.id for row in claimed if row.kind == "digest"]
+        confirm_ids = [
+            row.subscription_id
+            for row in claimed
+            if row.kind == "confirm" and row.subscription_id is not None
+        ]
+        with self.ctx.db.read() as conn:
+            data.subscribers = subscription_store.subscribers_by_ids(conn, subscriber_ids)
+            data.digests = outbox_store.digest_items(conn, digest_ids)
+            comment_ids = [row.comment_id for row in claimed if row.comment_id is not None]
+            for items in data.digests.values():
+                comment_ids.extend(items)
+            data.comments = comment_store.for_mail(conn, comment_ids)
+            article_ids = {row.article_id for row in claimed if row.article_id is not None}
+            article_ids |= {c.article_id for c in data.comments.values()}
+            data.articles = article_store.by_ids(conn, sorted(article_ids))
+            for sub in subscription_store.of_subscribers(conn, subscriber_ids):
+                data.subscribed.add((sub.subscriber_id, sub.article_id))
+                if sub.delivery == "digest":
+                    data.digest_subscribed.add((sub.subscriber_id, sub.article_id))
+                if sub.id in confirm_ids:
+                    data.confirms[sub.id] = sub
+        return data
+
+    def _compose(self, row: Claimed, data: _Batch) -> tuple[str, bytes]:
+        subscriber = data.subscribers.get(row.subscriber_id)
+        if subscriber is None:
+            raise Skip("the address is no longer known")
+        lang = subscriber.language if subscriber.language in ANONYMOUS else "en"
+        references: list[str] = []
+        unsubscribe: str | None = None
+        site: Site | None = None
+        if row.kind == "confirm":
+            subscription = data.confirms.get(row.subscription_id or 0)
+            if subscription is None:
+                raise Skip("the subscription was cancelled")
+            if subscription.confirmed_at is not None:
+                raise Skip("already confirmed")
+            article = data.articles.get(subscription.article_id)
+            site = self._site(article)
+            ttl = self.ctx.settings.confirm_ttl
+            expires = int(self.ctx.clock().timestamp()) + ttl
+            values: dict[str, Any] = {
+                **self._article_values(site, article),
+                "scope": subscription.scope,
+                "confirm_url": self.links.confirm(subscription.id, expires),
+                "expires_hours": max(1, ttl // 3600),
+                "manage_url": self.links.manage(subscriber.id),
+            }
+            if article is not None:
+                references = [mail_message.thread_id(article.id, self.domain)]
+        elif row.kind == "notify":
+            comment = data.comments.get(row.comment_id or 0)
+            if comment is None or comment.status != CommentStatus.APPROVED.value:
+                raise Skip("the comment is no longer shown")
+            if (subscriber.id, comment.article_id) not in data.subscribed:
+                raise Skip("unsubscribed")
+            article = data.articles.get(comment.article_id)
+            site = self._site(article)
+            unsubscribe = self.links.unsubscribe(subscriber.id, comment.article_id)
+            values = {
+                **self._article_values(site, article),
+                "reason": row.reason or "thread",
+                "comment": self._comment_values(site, article, comment, lang),
+                "unsubscribe_url": unsubscribe,
+                "manage_url": self.links.manage(subscriber.id),
+            }
+            references = [mail_message.thread_id(comment.article_id, self.domain)]
+        elif row.kind == "digest":
+            groups: dict[int, dict[str, Any]] = {}
+            count = 0
+            for comment_id in data.digests.get(row.id, []):
+                comment = data.comments.get(comment_id)
+                if comment is None or comment.status != CommentStatus.APPROVED.value:
+                    continue
+                if (subscriber.id, comment.article_id) not in data.digest_subscribed:
+                    continue
+                article = data.articles.get(comment.article_id)
+                site = site or self._site(article)
+                group = groups.setdefault(
+                    comment.article_id,
+                    {
+                        "title": self._title(article),
+                        "url": self._article_url(self._site(article), article),
+                        "comments": [],
+                    },
+                )
+                group["comments"].append(
+                    self._comment_values(self._site(article), article, comment, lang)
+                )
+                count += 1
+            if not count:
+                raise Skip("nothing left to tell")
+            unsubscribe = self.links.unsubscribe(subscriber.id, None)
+            values = {
+                "site_title": site.title if site else "voxpop",
+                "date": self.ctx.clock().date().isoformat(),
+                "count": count,
+                "articles": list(groups.values()),
+                "unsubscribe_url": unsubscribe,
+                "manage_url": self.links.manage(subscriber.id),
+            }
+        else:
+            raise Skip(f"unknown kind {row.kind!r}")
+        rendered = render(row.kind, lang, values)
+        site_title = site.title if site else "voxpop"
+        payload = mail_message.build(
+            rendered=rendered,
+            sender=self.ctx.settings.mail_from,
+            sender_name=site_title,
+            to=subscriber.email,
+            message_id=mail_message.message_id(row.kind, row.id, self.domain),
+            unsubscribe_url=unsubscribe,
+            references=references,
+            list_id=f"<{site.name if site else 'voxpop'}.{self.domain}>",
+            lang=lang,
+            date=self.ctx.clock(),
+        )
+        return subscriber.email, payload
+
+    def _site(self, article: Any) -> Site | None:
+        return self.sites.get(article.site_id) if article is not None else None
+
+    @staticmethod
+    def _title(article: Any) -> str:
+        return (article.title or article.uri) if article is not None else ""
+
+    def _article_url(self, site: Site | None, article: Any) -> str:
+        return self.links.article(site, article.uri) if article is not None else self.links.base
+
+    def _article_values(self, site: Site | None, article: Any) -> dict[str, Any]:
+        return {
+            "site_title": site.title if site else "voxpop",
+            "article_title": self._title(article),
+            "article_url": self._article_url(site, article),
+        }
+
+    def _comment_values(
+        self, site: Site | None, article: Any, comment: Any, lang: str
+    ) -> dict[str, Any]:
+        return {
+            "author": comment.author_name or ANONYMOUS[lang],
+            "text": comment.body,
+            "html": comment.html,
+            "url": f"{self._article_url(site, article)}#voxpop-c{comment.id}",
+            "parent_author": comment.parent_author if comment.parent_id else None,
+        }
+
+
+class MailerThread:
+    """The in-process worker of ``voxpop serve``: its own thread and event loop, so mail
+    never competes with requests for the server's loop."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="voxpop-mailer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await self.mailer.run(self._stop)
+
+        asyncio.run(main())
+
+    def wake(self) -> None:
+        self.mailer.wake()
+
+    def stop(self, timeout: float = 10) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+
+# -- operators --------------------------------------------------------------------------
+
+
+def outbox(
+    ctx: Context, actor: Actor, status: str | None, before: int | None, limit: int
+) -> tuple[dict[str, int], list[Any]]:
+    """Counts per status, and a page of rows (newest first) for the operators' view."""
+    access.check_moderator(actor)
+    if status is not None and status not in outbox_store.STATUSES:
+        raise errors.ValidationFailed(
+            f"status must be one of {', '.join(outbox_store.STATUSES)}", field="status"
+        )
+    with ctx.db.read() as conn:
+        return outbox_store.counts(conn), outbox_store.listing(conn, status, before, limit)
+
+
+def retry(ctx: Context, actor: Actor, row_ids: Sequence[int] | None) -> int:
+    """Queue failed mails again (the given ones, or every failed one), due now."""
+    access.check_moderator(actor)
+    now = ctx.clock()
+
+    def txn(conn: Connection) -> int:
+        n = outbox_store.retry(conn, row_ids, now)
+        audit_store.record(
+            conn,
+            now,
+            actor.audit_name,
+            "outbox.retry",
+            "all failed" if row_ids is None else ",".join(map(str, row_ids))[:200],
+            detail={"queued": n},
+        )
+        return n
+
+    n = ctx.db.transact(txn)
+    if n:
+        ctx.wake_mailer()
+    return n
