@@ -14,7 +14,8 @@
  * Options, as data-voxpop-* attributes of the script tag: uri (default location.pathname),
  * site (default), title (document.title), lang (the page's <html lang>, else the site's),
  * sort (best|new|old), limit (50), target (#voxpop), article (selector of the article),
- * theme (light|dark|auto; auto is the default when the page declares a dark color-scheme).
+ * theme (light|dark|auto; auto is the default when the page declares a dark color-scheme),
+ * notify ("off" hides the e-mail notification controls).
  *
  * Comment counts anywhere on the page (one request for all of them):
  *   <a href="/story#voxpop" data-voxpop-count="/story"></a>
@@ -51,7 +52,8 @@
     limit: parseInt(opt("limit"), 10) || 50,
     target: opt("target", "#voxpop"),
     article: opt("article", null), // the article element: inline feedback
-    theme: opt("theme", "")
+    theme: opt("theme", ""),
+    notify: opt("notify") !== "off"
   };
 
   /* ---- storage (localStorage may be missing or throw) ---- */
@@ -214,9 +216,10 @@
     });
   }
 
-  function announce(text) {
-    ui.status.textContent = "";
-    setTimeout(function () { ui.status.textContent = text; }, 60);
+  function announce(text, el) {
+    el = el || ui.status;
+    el.textContent = "";
+    setTimeout(function () { el.textContent = text; }, 60);
   }
 
   /* ---- rendering ---- */
@@ -319,15 +322,40 @@
 
   /* ---- forms: new comment, reply, edit ---- */
 
-  function field(name, label, attrs, hint, optional) {
+  function field(name, label, attrs, hint, optional, options) {
     var id = uid(), hintId = hint && uid();
-    var tag = name === "body" ? "textarea" : "input";
-    var input = h(tag, Object.assign({ id: id, name: name, "aria-describedby": hintId, "data-hint": hintId }, attrs));
+    var tag = options ? "select" : name === "body" ? "textarea" : "input";
+    var input = h(tag, Object.assign({ id: id, name: name, "aria-describedby": hintId, "data-hint": hintId }, attrs), options);
     return h("div", { class: "voxpop-field voxpop-field-" + name }, [
       h("label", { for: id }, [label, optional && h("span", { class: "voxpop-opt", text: " " + t("optional") })]),
       input,
       hint && h("p", { class: "voxpop-hint", id: hintId, text: hint })
     ]);
+  }
+
+  // "Notify of": new follow-up comments (thread) or replies to the reader's own (replies)
+  function notifyOptions(none) {
+    return (none ? ["", "thread", "replies"] : ["thread", "replies"]).map(function (v) {
+      return h("option", { value: v, text: t("notify_" + (v || "none")) });
+    });
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      el.setAttribute("aria-describedby", el.getAttribute("data-hint") || "");
+    });
+    showError(form, null);
+  }
+
+  // The error of a request under the form, tied to the field it is about (err.problem.field).
+  function fieldError(form, err) {
+    var p = err.problem || {}, bad = p.field && form.elements[p.field], alert = showError(form, err);
+    if (bad) {
+      bad.setAttribute("aria-invalid", "true");
+      bad.setAttribute("aria-describedby", ((bad.getAttribute("data-hint") || "") + " " + alert.id).trim());
+      bad.focus();
+    }
   }
 
   // kind: "new" (top of the thread), "reply" (st is the parent), "edit" (st is the comment)
@@ -346,8 +374,18 @@
       form.append(h("div", { class: "voxpop-fields" }, [
         field("author_name", t("field_name"), { autocomplete: "name", maxlength: 80, value: profile.name }, null, true),
         field("author_email", t("field_email"), { type: "email", autocomplete: "email", maxlength: 254, value: profile.email }, t("email_hint"), true),
-        field("author_website", t("field_website"), { type: "text", inputmode: "url", autocomplete: "url", maxlength: 500, value: profile.website, placeholder: "https://" }, null, true)
+        field("author_website", t("field_website"), { type: "text", inputmode: "url", autocomplete: "url", maxlength: 500, value: profile.website, placeholder: "https://" }, null, true),
+        cfg.notify && field("notify", t("notify_of"), null, null, false, notifyOptions(1))
       ]));
+      if (cfg.notify) { // shown once there is an e-mail address; choosing it makes the address required
+        var mail = form.elements.author_email, box = mail.parentNode.parentNode.lastChild;
+        box.hidden = !mail.value;
+        mail.addEventListener("input", function () { if (mail.value) box.hidden = false; });
+        form.elements.notify.addEventListener("change", function () {
+          mail.setAttribute("aria-required", !!this.value);
+          mail.labels[0].lastChild.hidden = !!this.value;
+        });
+      }
     }
     showError(form, null);
     form.append(h("div", { class: "voxpop-buttons" }, [
@@ -361,15 +399,11 @@
       e.preventDefault();
       if (form.busy) return;
       var values = p ? { author_name: profile.name, author_email: profile.email, author_website: profile.website } : {};
-      ["author_name", "author_email", "author_website"].forEach(function (k) {
+      ["author_name", "author_email", "author_website", "notify"].forEach(function (k) {
         var el = form.elements[k];
         if (el && el.value.trim()) values[k] = el.value.trim();
       });
-      form.querySelectorAll("[aria-invalid]").forEach(function (el) {
-        el.removeAttribute("aria-invalid");
-        el.setAttribute("aria-describedby", el.getAttribute("data-hint") || "");
-      });
-      showError(form, null);
+      clearErrors(form);
       form.busy = true;
       submit.setAttribute("aria-disabled", "true");
       var body = textarea.value, request;
@@ -387,7 +421,7 @@
         var data = Object.assign({ site: cfg.site, uri: cfg.uri, title: cfg.title, body: body }, values);
         if (st) data.parent_id = st.c.id;
         if (p) data.anchor = { selector: p.sel };
-        request = api("POST", "comments", null, data).then(function (c) {
+        request = values.notify && !values.author_email ? Promise.reject({ problem: { code: "notify_email", field: "author_email" } }) : api("POST", "comments", null, data).then(function (c) {
           if (!p) save("profile", JSON.stringify({ name: values.author_name, email: values.author_email, website: values.author_website }));
           remember(c.id, body);
           until[c.id] = Date.now() + (Date.parse(c.editable_until) - Date.parse(c.created_at) || 0);
@@ -395,20 +429,39 @@
           if (p) return posted(c);
           if (st) closeForm(st, false);
           insert(c, st);
-          announce(t(c.status === "pending" ? "awaiting" : "published"));
+          announce(t(c.status === "pending" ? "awaiting" : "published") + (values.notify ? " " + t("notify_sent") : ""));
         });
       }
-      request.catch(function (err) {
-        var p = err.problem || {}, bad = p.field && form.elements[p.field], alert = showError(form, err);
-        if (bad) {
-          bad.setAttribute("aria-invalid", "true");
-          bad.setAttribute("aria-describedby", ((bad.getAttribute("data-hint") || "") + " " + alert.id).trim());
-          bad.focus();
-        }
-      }).then(function () {
+      request.catch(function (err) { fieldError(form, err); }).then(function () {
         form.busy = false;
         submit.removeAttribute("aria-disabled");
       });
+    });
+    return form;
+  }
+
+  // "Notify of" without a comment: the server mails a confirmation link (double opt-in) and
+  // answers alike whether or not the address was known, and so does this box.
+  function subscribeBox() {
+    var sel = uid(), mail = uid(), msg, form = h("form", { class: "voxpop-sub", "aria-label": t("notify_title") }, [
+      h("label", { for: sel, text: t("notify_of") }),
+      h("select", { id: sel, name: "scope" }, notifyOptions()),
+      h("label", { for: mail, class: "voxpop-sr", text: t("field_email") }),
+      h("div", null, [
+        h("input", { id: mail, name: "email", type: "email", autocomplete: "email", required: true, maxlength: 254, placeholder: t("field_email"), value: loadJSON("profile").email }),
+        h("button", { type: "submit", class: "voxpop-primary", text: t("subscribe") })
+      ]),
+      msg = h("p", { role: "status" })
+    ]);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (form.busy) return;
+      clearErrors(form);
+      msg.textContent = "";
+      form.busy = true;
+      api("POST", "subscriptions", null, { site: cfg.site, uri: cfg.uri, title: cfg.title, lang: lang, scope: form.elements.scope.value, email: form.elements.email.value.trim() })
+        .then(function () { announce(t("notify_sent"), msg); }, function (err) { fieldError(form, err); })
+        .then(function () { form.busy = false; });
     });
     return form;
   }
@@ -1116,6 +1169,12 @@
     ".voxpop-opt,.voxpop-hint{font-weight:400;color:var(--_m)}",
     ".voxpop-hint{margin:0;font-size:.8125rem}",
     ".voxpop-fields{display:grid;gap:.75rem;grid-template-columns:repeat(auto-fit,minmax(min(100%,13rem),1fr))}",
+    ".voxpop-sub{margin-bottom:.5rem;display:flex;flex-wrap:wrap;align-items:center;gap:.5rem;padding:.5rem .75rem;background:var(--_s);border:1px solid var(--_b);border-radius:var(--_r)}",
+    ".voxpop-sub label{font-weight:600}",
+    ".voxpop-sub div{display:flex;gap:.5rem;flex:1 1 20rem}",
+    ".voxpop-sub input{flex:1;min-width:0}",
+    ".voxpop-sub p{flex-basis:100%;margin:0}",
+    ".voxpop-sub p:empty{position:absolute}",
     ".voxpop-buttons{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}",
     ".voxpop-primary{background:var(--_a);color:var(--_at);border:1px solid var(--_a);border-radius:var(--_r);padding:.5rem 1.25rem;font-weight:600;cursor:pointer;min-height:2.5rem}",
     ".voxpop-primary:hover{filter:brightness(1.1)}",
@@ -1248,7 +1307,7 @@
     ui.foot = h("div", { class: "voxpop-foot" });
 
     // With an article on the page, the thread gets a second tab: its inline feedback.
-    var body = [makeForm("new", null), ratingBox(), ui.list, ui.loading, ui.more, ui.foot];
+    var body = [makeForm("new", null), ratingBox(), cfg.notify && subscribeBox(), ui.list, ui.loading, ui.more, ui.foot];
     story = cfg.article && doc.querySelector(cfg.article);
     root.append(h("section", { class: "voxpop-section", "aria-labelledby": "voxpop-heading" }, [
       h("div", { class: "voxpop-header" }, [
