@@ -93,6 +93,30 @@ def test_a_confirmed_subscriber_gets_each_new_approved_comment_once(
     assert second["id"] != first["id"]
 
 
+def test_each_recipient_gets_their_own_links(client: TestClient, inbox: Inbox) -> None:
+    confirmed(client, inbox, "ann@example.org")
+    confirmed(client, inbox, "bo@example.org")
+    post(client, body="Shared news")
+    drain(client)
+    [ann] = notifications(inbox, "ann@example.org")
+    [bo] = notifications(inbox, "bo@example.org")
+    links = []
+    for mail in (ann, bo):
+        header = mail.message["List-Unsubscribe"].strip("<>")
+        assert header in mail.text()
+        assert header.replace("&", "&amp;") in mail.html()
+        assert mail.link("/subscriptions/manage") in mail.html()
+        assert ".invalid" not in mail.text() + mail.html()
+        links.append(header)
+    assert links[0] != links[1]
+    # Bo's link unsubscribes Bo, not Ann.
+    follow(client, links[1], "POST")
+    post(client, body="More news")
+    drain(client)
+    assert len(notifications(inbox, "ann@example.org")) == 2
+    assert len(notifications(inbox, "bo@example.org")) == 1
+
+
 def test_answers_never_tell_whether_an_address_is_subscribed(
     client: TestClient, inbox: Inbox
 ) -> None:

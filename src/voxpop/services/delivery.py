@@ -31,13 +31,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
+from html import escape as html_escape
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.mail import message as mail_message
-from voxpop.mail.render import render
+from voxpop.mail.render import Rendered, render
 from voxpop.mail.senders import Sender, SendError, from_settings
 from voxpop.model import CommentStatus, Site
 from voxpop.services import access
@@ -85,6 +87,20 @@ class _Batch:
     digest_subscribed: set[tuple[int, int]] = field(default_factory=set)
     confirms: dict[int, Any] = field(default_factory=dict)  # subscription id → subscription
     digests: dict[int, list[int]] = field(default_factory=dict)
+    rendered: dict[tuple[int, str, str], Rendered] = field(default_factory=dict)
+
+
+# Stand-ins for a recipient's own links in a text rendered for all of a comment's readers.
+_UNSUBSCRIBE_SLOT = "https://unsubscribe.voxpop.invalid/"
+_MANAGE_SLOT = "https://manage.voxpop.invalid/"
+
+
+def _with_links(shared: Rendered, unsubscribe: str, manage: str) -> Rendered:
+    def fill(text: str, escape: bool) -> str:
+        u, m = (html_escape(unsubscribe), html_escape(manage)) if escape else (unsubscribe, manage)
+        return text.replace(_UNSUBSCRIBE_SLOT, u).replace(_MANAGE_SLOT, m)
+
+    return Rendered(shared.subject, fill(shared.text, False), fill(shared.html, True))
 
 
 class Skip(Exception):
@@ -102,6 +118,38 @@ def backoff(base: float, attempts: int) -> float:
     return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
 
+class _SentRecorder:
+    """Records sent mails right after the server accepted them: one UPDATE for all that
+    were accepted while the previous one was being committed (group commit, as the
+    database writer does for requests), so recording costs one round trip per group, not
+    per mail, and the window in which a crash would send a mail again stays one commit."""
+
+    def __init__(self, ctx: Context, worker: str) -> None:
+        self.ctx = ctx
+        self.worker = worker
+        self._pending: list[int] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def sent(self, row_id: int) -> None:
+        self._pending.append(row_id)
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        while self._pending:
+            ids, self._pending = self._pending, []
+            record = partial(
+                outbox_store.mark_sent, row_ids=ids, worker=self.worker, now=self.ctx.clock()
+            )
+            kept = await self.ctx.db.transact_async(record)
+            if kept < len(ids):
+                log.warning("%d mail(s) were sent after their lease had passed", len(ids) - kept)
+
+    async def flushed(self) -> None:
+        if self._task is not None:
+            await self._task
+
+
 class Mailer:
     """One worker. ``drain()`` sends everything due now (tests, ``voxpop worker --once``);
     ``run(stop)`` keeps at it until ``stop`` is set."""
@@ -116,6 +164,7 @@ class Mailer:
         self.sites: dict[int, Site] = {site.id: site for site in ctx.sites.values()}
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._recorder = _SentRecorder(ctx, self.name)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -187,6 +236,7 @@ class Mailer:
                     await self._deliver(row, data, stats)
 
         await asyncio.gather(*(one(row) for row in claimed))
+        await self._recorder.flushed()
         if late:  # handed back at once rather than left until the lease runs out
             await db.transact_async(lambda conn: outbox_store.release(conn, late, self.name))
             stats.claimed -= len(late)
@@ -221,12 +271,7 @@ class Mailer:
             await self._failed(row, str(exc), exc.permanent, stats)
             return
         stats.sent += 1
-        sent_at = self.ctx.clock()
-        kept = await db.transact_async(
-            lambda conn: outbox_store.mark_sent(conn, row.id, self.name, sent_at)
-        )
-        if not kept:
-            log.warning("outbox row %d was sent after its lease had passed", row.id)
+        await self._recorder.sent(row.id)
 
     async def _failed(self, row: Claimed, error: str, permanent: bool, stats: Stats) -> None:
         s = self.ctx.settings
@@ -313,13 +358,21 @@ class Mailer:
             article = data.articles.get(comment.article_id)
             site = self._site(article)
             unsubscribe = self.links.unsubscribe(subscriber.id, comment.article_id)
-            values = {
-                **self._article_values(site, article),
-                "reason": row.reason or "thread",
-                "comment": self._comment_values(site, article, comment, lang),
-                "unsubscribe_url": unsubscribe,
-                "manage_url": self.links.manage(subscriber.id),
-            }
+            reason = row.reason or "thread"
+            # Everyone told of one comment gets the same text but for their own two links:
+            # rendered once per comment, reason and language, then the links go in.
+            key = (comment.id, reason, lang)
+            shared = data.rendered.get(key)
+            if shared is None:
+                values = {
+                    **self._article_values(site, article),
+                    "reason": reason,
+                    "comment": self._comment_values(site, article, comment, lang),
+                    "unsubscribe_url": _UNSUBSCRIBE_SLOT,
+                    "manage_url": _MANAGE_SLOT,
+                }
+                shared = data.rendered[key] = render(row.kind, lang, values)
+            rendered = _with_links(shared, unsubscribe, self.links.manage(subscriber.id))
             references = [mail_message.thread_id(comment.article_id, self.domain)]
         elif row.kind == "digest":
             groups: dict[int, dict[str, Any]] = {}
@@ -357,7 +410,8 @@ class Mailer:
             }
         else:
             raise Skip(f"unknown kind {row.kind!r}")
-        rendered = render(row.kind, lang, values)
+        if row.kind != "notify":
+            rendered = render(row.kind, lang, values)
         site_title = site.title if site else "voxpop"
         payload = mail_message.build(
             rendered=rendered,

@@ -210,14 +210,21 @@ def _mine(row_id: int, worker: str) -> Any:
     return sa.and_(outbox.c.id == row_id, outbox.c.claimed_by == worker)
 
 
-def mark_sent(conn: Connection, row_id: int, worker: str, now: datetime) -> bool:
-    """Record a mail the server accepted; False if the lease was lost meanwhile."""
-    result = conn.execute(
-        sa.update(outbox)
-        .where(_mine(row_id, worker))
-        .values(status=SENT, sent_at=now, claimed_until=None, last_error=None)
+_MARK_SENT = (
+    sa.update(outbox)
+    .where(
+        outbox.c.id.in_(sa.bindparam("ids", expanding=True)),
+        outbox.c.claimed_by == sa.bindparam("worker"),
     )
-    return result.rowcount == 1
+    .values(status=SENT, sent_at=sa.bindparam("now"), claimed_until=None, last_error=None)
+)
+
+
+def mark_sent(conn: Connection, row_ids: Sequence[int], worker: str, now: datetime) -> int:
+    """Record mails the server accepted; returns how many were still this worker's (a
+    lease lost meanwhile makes it fewer)."""
+    result = conn.execute(_MARK_SENT, {"ids": list(row_ids), "worker": worker, "now": now})
+    return int(result.rowcount)
 
 
 def mark_dropped(conn: Connection, row_id: int, worker: str, reason: str) -> None:
