@@ -6,6 +6,7 @@ received: recipients, headers, and links followed back into the app.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -405,3 +406,25 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert 60 <= backoff(30, 3) <= 120
     assert backoff(30, 40) <= MAX_BACKOFF
     assert timedelta(seconds=backoff(30, 40)) <= timedelta(hours=6)
+
+
+def test_old_mail_and_expired_requests_are_cleaned_up(
+    client: TestClient, inbox: Inbox, database: Database
+) -> None:
+    from voxpop.services.delivery import Mailer
+
+    confirmed(client, inbox, "ann@example.org")
+    subscribe(client, "never@example.org", uri="/other")  # never confirmed
+    post(client, body="News")
+    drain(client)
+    mailer = Mailer(client.app.state.ctx)  # type: ignore[attr-defined]
+    assert asyncio.run(mailer.prune()) == 0  # all of it is recent
+    client.clock.advance(days=3)  # type: ignore[attr-defined]
+    assert asyncio.run(mailer.prune()) == 1  # the subscription whose link expired unused
+    assert rows(database, "SELECT count(*) FROM outbox") == [(3,)]
+    client.clock.advance(days=30)  # type: ignore[attr-defined]
+    assert asyncio.run(mailer.prune()) == 3  # two confirmations and a notification, sent
+    assert rows(database, "SELECT count(*) FROM outbox") == [(0,)]
+    assert rows(database, "SELECT count(*) FROM subscriptions WHERE confirmed_at IS NOT NULL") == [
+        (1,)
+    ]

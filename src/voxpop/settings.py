@@ -135,6 +135,11 @@ SPECS: tuple[Spec, ...] = (
         "again after that. At least the SMTP timeout + 2.",
     ),
     Spec("mail_poll", "2", "Seconds between a worker's looks at the outbox when it is idle."),
+    Spec(
+        "mail_retention",
+        "30",
+        "Days sent and dropped mails stay in the outbox (for operators) before they are deleted.",
+    ),
     Spec("digest_hour", "7", "Hour of the day (UTC) at which daily digests are sent."),
     Spec("confirm_ttl", "172800", "Seconds a subscription's confirmation link stays valid."),
     Spec(
@@ -205,6 +210,7 @@ class Settings:
     mail_max_attempts: int
     mail_lease: float
     mail_poll: float
+    mail_retention: int
     digest_hour: int
     confirm_ttl: int
     confirm_limit: Rate
@@ -470,6 +476,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         mail_max_attempts=_int("VOXPOP_MAIL_MAX_ATTEMPTS", raw["mail_max_attempts"], 1),
         mail_lease=mail_lease,
         mail_poll=_seconds("VOXPOP_MAIL_POLL", raw["mail_poll"]),
+        mail_retention=_int("VOXPOP_MAIL_RETENTION", raw["mail_retention"], 1),
         digest_hour=_hour("VOXPOP_DIGEST_HOUR", raw["digest_hour"]),
         confirm_ttl=_int("VOXPOP_CONFIRM_TTL", raw["confirm_ttl"], 60),
         confirm_limit=_rate("VOXPOP_CONFIRM_LIMIT", raw["confirm_limit"]),

@@ -56,6 +56,7 @@ from voxpop.store.outbox import Claimed
 log = logging.getLogger("voxpop.mail")
 
 BATCH = 200
+PRUNE_EVERY = 600.0  # seconds between a worker's clean-ups of finished mail
 MAX_BACKOFF = 6 * 3600.0
 ANONYMOUS = {"en": "Anonymous", "de": "Anonym"}
 
@@ -165,6 +166,7 @@ class Mailer:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._recorder = _SentRecorder(ctx, self.name)
+        self._pruned_at = -PRUNE_EVERY
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -213,6 +215,9 @@ class Mailer:
         s = self.ctx.settings
         now = self.ctx.clock()
         await db.transact_async(lambda conn: outbox_store.bundle_digests(conn, now))
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = time.monotonic()
+            await self.prune()
         # The lease runs from ``now`` (taken before the claim). A send may start only while
         # it can finish, timeout included, well inside the lease: otherwise another worker
         # could take the row and send it too.
@@ -241,6 +246,22 @@ class Mailer:
             await db.transact_async(lambda conn: outbox_store.release(conn, late, self.name))
             stats.claimed -= len(late)
         return stats
+
+    async def prune(self) -> int:
+        """Delete mail finished more than ``VOXPOP_MAIL_RETENTION`` days ago, and
+        subscriptions whose confirmation link expired unused."""
+        s = self.ctx.settings
+        now = self.ctx.clock()
+        before = now - timedelta(days=s.mail_retention)
+        confirm_before = now - timedelta(seconds=s.confirm_ttl)
+        total = 0
+        while True:
+            gone = await self.ctx.db.transact_async(
+                lambda conn: outbox_store.prune(conn, before, confirm_before)
+            )
+            total += gone
+            if gone < 1000:
+                return total
 
     # -- one mail ------------------------------------------------------------------------
 

@@ -357,3 +357,31 @@ def retry(conn: Connection, row_ids: Sequence[int] | None, now: datetime) -> int
     else:
         stmt = stmt.where(o.id.in_(list(row_ids)))
     return int(conn.execute(stmt).rowcount)
+
+
+def prune(conn: Connection, before: datetime, confirm_before: datetime, limit: int = 1000) -> int:
+    """Forget what no longer matters, a bounded slice at a time: mails finished before
+    ``before``, and subscriptions never confirmed whose last confirmation link (sent
+    before ``confirm_before``) has expired. Returns how many rows went."""
+    o = outbox.c
+    done = (
+        sa.select(o.id)
+        .where(o.status.in_([SENT, DROPPED, BUNDLED]), o.created_at < before)
+        .limit(limit)
+    )
+    gone = int(conn.execute(sa.delete(outbox).where(o.id.in_(done.scalar_subquery()))).rowcount)
+    s = subscriptions.c
+    recent_link = (
+        sa.select(o.id)
+        .where(o.subscription_id == s.id, o.kind == "confirm", o.created_at >= confirm_before)
+        .exists()
+    )
+    stale = (
+        sa.select(s.id)
+        .where(s.confirmed_at.is_(None), s.created_at < confirm_before, ~recent_link)
+        .limit(limit)
+    )
+    gone += int(
+        conn.execute(sa.delete(subscriptions).where(s.id.in_(stale.scalar_subquery()))).rowcount
+    )
+    return gone
