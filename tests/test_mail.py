@@ -483,6 +483,104 @@ def test_body_cannot_forge_the_boundary() -> None:
     assert parts[0].get_content().replace("\r\n", "\n") == forged
 
 
+def assert_wire(raw: bytes) -> None:
+    """7-bit ASCII, every line ended by CRLF (no bare CR or LF) and at most 998 octets."""
+    assert raw.isascii()
+    assert raw.endswith(b"\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert b"\r" not in raw.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+LONG_URL = "https://comments.news.example/api/v1/mail/unsubscribe?token=" + "Zx9-_" * 150
+THREAD = [thread_id(7, "news.example")] + [
+    message_id("notify", i, "news.example") for i in range(1, 9)
+]
+
+
+@pytest.mark.parametrize(
+    ("subject", "name", "url", "refs"),
+    [
+        ("Plain", "Example News", UNSUBSCRIBE, THREAD[:1]),
+        ("Ünïcödé „Betreff“ – " * 12, 'Die „Zeitung“, "Süd", Inc.', LONG_URL, THREAD),
+        ("長い件名, «quoted» 🎉 " * 8, 'The "Daily", Inc.; <Ed.>', LONG_URL, THREAD[:3]),
+        ("x" * 60 + " y" * 40, 'Zeitung für Ärzte, "Nord" 📰', UNSUBSCRIBE, THREAD[::-1]),
+    ],
+)
+def test_tricky_inputs_parse_back(subject: str, name: str, url: str, refs: list[str]) -> None:
+    rendered = render.render("notify", "de", values("notify", article_title=subject))
+    rendered = Rendered(subject=subject, text=rendered.text, html=rendered.html)
+    kwargs = sample(rendered=rendered, sender_name=name, unsubscribe_url=url, references=refs)
+    raw = build(**kwargs)
+    assert_wire(raw)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n") if b"List-Unsubscribe:" not in line)
+    m = parse(raw)
+    assert m["Subject"] == render.one_line(subject)
+    (sender,) = m["From"].addresses
+    assert sender.addr_spec == SENDER
+    assert sender.display_name == display_name(raw) == name
+    assert [a.addr_spec for a in m["To"].addresses] == [TO]
+    assert m["Date"].datetime == DATE
+    assert m["Message-ID"] == kwargs["message_id"]
+    assert m["In-Reply-To"] == refs[-1]
+    assert m["References"].split() == refs
+    assert m["List-Id"] == "<default.news.example>"
+    assert m["List-Unsubscribe"] == f"<{url}>"
+    assert f"List-Unsubscribe: <{url}>\r\n".encode() in raw
+    assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert m["Auto-Submitted"] == "auto-generated"
+    assert m["Content-Language"] == "de"
+    assert m["MIME-Version"] == "1.0"
+    assert m.get_content_type() == "multipart/alternative"
+    assert m.get_boundary() == message.BOUNDARY
+    plain, html = m.iter_parts()
+    for part, body in ((plain, rendered.text), (html, rendered.html)):
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+        assert part.get_content_charset() == "utf-8"
+        assert part.get_content() == body.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CRLF\r\nCR\rLF\nend\n",
+        "space before LF \ntab before CRLF\t\r\nspace before CR \rend ",
+        "x" * 300,  # no line end: the soft line breaks are CRLF as well
+        ".\n..\r\n.\r. \n",
+        "Ünïcödé, « » – " * 30 + "\n",
+        "=?utf-8?q?not_a_word?= =3D =\n",
+        "\x0b\x0c\x85\u2028\u2029 are no line ends\n",
+    ],
+)
+def test_body_line_ends_and_quoted_printable(text: str) -> None:
+    rendered = Rendered(subject="s", text=text, html=f"<p>{text}</p>")
+    raw = build(**sample(rendered=rendered))
+    assert_wire(raw)
+    for body in raw.split(b"\r\n\r\n", 1)[1].split(f"--{message.BOUNDARY}".encode())[1:3]:
+        assert all(len(line) <= 76 for line in body.split(b"\r\n"))
+    crlf = re.sub(r"\r\n|\r|\n", "\r\n", text)
+    plain, html = parse(raw).iter_parts()
+    assert plain.get_content() == crlf
+    assert html.get_content() == f"<p>{crlf}</p>"
+
+
+@pytest.mark.parametrize(
+    ("address", "header"),
+    [
+        ("reader+tag=x@mail.example.org", "reader+tag=x@mail.example.org"),
+        ("o'neil.{x}|y@example.org", "o'neil.{x}|y@example.org"),
+        ("a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + ".org", None),  # longer than 78
+        ('"john doe"@example.org', '"john doe"@example.org'),  # quoted: through the parser
+    ],
+)
+def test_recipient_written_as_given(address: str, header: str | None) -> None:
+    raw = build(**sample(to=address))
+    assert_wire(raw)
+    assert f"\r\nTo: {header or address}\r\n".encode() in raw
+    assert parse(raw)["To"].addresses[0].addr_spec == (header or address)
+
+
 # -- ids ------------------------------------------------------------------------------------
 
 
@@ -526,3 +624,22 @@ def test_report_speed(capsys: pytest.CaptureFixture[str]) -> None:
             f"\nmail: render {alone * 1e6:.0f} µs + build {(both - alone) * 1e6:.0f} µs"
             f" = {both * 1e6:.0f} µs per message"
         )
+
+
+def test_report_build_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    """µs per ``build`` alone, each to a new recipient (its own address, id and link)."""
+    base = sample()
+    calls = [
+        {
+            **base,
+            "to": f"reader{i}@example{i % 7}.org",
+            "message_id": message_id("notify", i, "news.example"),
+            "unsubscribe_url": f"{UNSUBSCRIBE}{i:08d}",
+        }
+        for i in range(2000)
+    ]
+    best = min(
+        timeit.timeit(lambda: [build(**kwargs) for kwargs in calls], number=1) for _ in range(3)
+    )
+    with capsys.disabled():
+        print(f"\nmail: build {best / len(calls) * 1e6:.1f} µs per message (2,000 recipients)")

@@ -1,7 +1,8 @@
 """Senders: hand a finished message to SMTP, or to the log when no server is configured.
 
-``SMTPSender`` keeps a small pool of connections (``VOXPOP_SMTP_CONNECTIONS``) and sends
-one message per connection at a time, reusing connections between messages. Errors are
+``SMTPSender`` keeps a small pool of connections (``VOXPOP_SMTP_CONNECTIONS``), each in
+its own thread, and sends one message per connection at a time, reusing connections
+between messages. Errors are
 sorted into permanent ones (a 5xx reply: the address or message is refused; retrying
 will not help) and temporary ones (4xx, a refused or dropped connection, a timeout).
 """
@@ -14,13 +15,16 @@ import email.message
 import email.parser
 import email.policy
 import logging
+import smtplib
+import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import aiosmtplib
 
 log = logging.getLogger("voxpop.mail")
 
@@ -94,71 +98,116 @@ class SMTPConfig:
 
 
 class SMTPSender:
+    """Sends over a pool of persistent connections, one thread each.
+
+    The standard library's blocking ``smtplib`` in a few threads costs a few dozen
+    microseconds of CPU per mail (its socket work releases the GIL); asyncio SMTP clients
+    measured some 20 times that here, which on one core capped a worker near 750 mails/s
+    and took that core from the requests of an in-process worker.
+    """
+
+    IDLE_CHECK = 10.0  # seconds idle after which a connection is checked (NOOP) before use
+
     def __init__(self, config: SMTPConfig, connections: int) -> None:
         self.config = config
         self.connections = connections
-        self._idle: list[aiosmtplib.SMTP] = []
+        self._pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="voxpop-smtp")
         self._slots: asyncio.Semaphore | None = None
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        c = self.config
-        client = aiosmtplib.SMTP(
-            hostname=c.host,
-            port=c.port,
-            use_tls=c.implicit_tls,
-            start_tls=c.start_tls,
-            username=c.username,
-            password=c.password,
-            timeout=c.timeout,
-            tls_context=ssl.create_default_context() if c.implicit_tls or c.start_tls else None,
-        )
-        await client.connect()
-        return client
+        self._local = threading.local()
+        self._open: set[smtplib.SMTP] = set()
+        self._lock = threading.Lock()
+        self._hostname = socket.gethostname()
 
     async def send(self, sender: str, to: str, data: bytes) -> None:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.connections)
-        async with self._slots:
-            client = self._idle.pop() if self._idle else None
-            try:
-                if client is None or not client.is_connected:
-                    client = await self._connect()
-                await client.sendmail(sender, [to], data)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                self._keep(client)
-                codes = [r.code for r in exc.recipients]
-                raise SendError(str(exc), permanent=all(c >= 500 for c in codes)) from None
-            except aiosmtplib.SMTPResponseException as exc:
-                self._keep(client)
-                raise SendError(f"{exc.code} {exc.message}", permanent=exc.code >= 500) from None
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                await _quietly_close(client)
-                raise SendError(f"{type(exc).__name__}: {exc}", permanent=False) from None
-            except asyncio.CancelledError:  # timed out by the caller: the state is unknown
-                await _quietly_close(client)
-                raise
-            self._idle.append(client)
+        async with self._slots:  # never more jobs than threads: no wait in the pool's queue
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._pool, self._send, sender, to, data)
 
-    def _keep(self, client: aiosmtplib.SMTP | None) -> None:
-        """A refused message leaves the connection usable (after RSET, which aiosmtplib
-        sends itself)."""
-        if client is not None and client.is_connected:
-            self._idle.append(client)
+    def _client(self) -> smtplib.SMTP:
+        """This thread's connection: opened (TLS, login) when there is none, checked with
+        NOOP when it sat idle (servers drop idle connections)."""
+        client: smtplib.SMTP | None = getattr(self._local, "client", None)
+        if client is not None and time.monotonic() - self._local.used > self.IDLE_CHECK:
+            try:
+                client.noop()
+            except (smtplib.SMTPException, OSError):
+                self._drop(client)
+                client = None
+        if client is None:
+            client = self._connect()
+        return client
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        client: smtplib.SMTP
+        if c.implicit_tls:
+            client = smtplib.SMTP_SSL(
+                c.host,
+                c.port,
+                local_hostname=self._hostname,
+                timeout=c.timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            client = smtplib.SMTP(c.host, c.port, local_hostname=self._hostname, timeout=c.timeout)
+        with self._lock:
+            self._open.add(client)
+        self._local.client = client
+        self._local.used = time.monotonic()
+        try:
+            client.ehlo()
+            if c.start_tls or (c.start_tls is None and client.has_extn("starttls")):
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            if c.username is not None:
+                client.login(c.username, c.password or "")
+        except BaseException:
+            self._drop(client)
+            raise
+        return client
+
+    def _drop(self, client: smtplib.SMTP) -> None:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            client.close()
+        with self._lock:
+            self._open.discard(client)
+        self._local.client = None
+
+    def _send(self, sender: str, to: str, data: bytes) -> None:
+        client = None
+        try:
+            client = self._client()
+            client.sendmail(sender, [to], data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _message in exc.recipients.values()]
+            raise SendError(str(exc.recipients), permanent=all(c >= 500 for c in codes)) from None
+        except smtplib.SMTPResponseException as exc:  # the connection stays usable (RSET)
+            message = (
+                exc.smtp_error.decode(errors="replace")
+                if isinstance(exc.smtp_error, bytes)
+                else str(exc.smtp_error)
+            )
+            if exc.smtp_code == 421:  # the server is closing the connection
+                self._drop(client) if client is not None else None
+            raise SendError(f"{exc.smtp_code} {message}", permanent=exc.smtp_code >= 500) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            if client is not None:
+                self._drop(client)
+            raise SendError(f"{type(exc).__name__}: {exc}", permanent=False) from None
+        self._local.used = time.monotonic()
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for client in idle:
+        self._pool.shutdown(wait=True)
+        with self._lock:
+            clients, self._open = list(self._open), set()
+        for client in clients:
             try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                await _quietly_close(client)
-
-
-async def _quietly_close(client: aiosmtplib.SMTP | None) -> None:
-    if client is None:
-        return
-    with contextlib.suppress(aiosmtplib.SMTPException, OSError, RuntimeError):
-        client.close()
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                with contextlib.suppress(OSError):
+                    client.close()
 
 
 def from_settings(smtp_url: str, connections: int, timeout: float) -> Sender:
