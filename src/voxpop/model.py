@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
+# Ids are 32-bit integers in the database (PostgreSQL refuses larger ones with an error).
+MAX_ID = 2**31 - 1
+
 
 class CommentStatus(enum.StrEnum):
     """A comment's moderation state. Transitions are in ``TRANSITIONS``."""

@@ -120,7 +120,7 @@ SPECS: tuple[Spec, ...] = (
         "send the mail).",
     ),
     Spec("smtp_connections", "4", "SMTP connections a worker sends over at once."),
-    Spec("smtp_timeout", "30", "Seconds to wait for the SMTP server before a send fails."),
+    Spec("smtp_timeout", "30", "Seconds one mail may take to send, connecting included."),
     Spec(
         "mail_retry_base",
         "30",
@@ -132,7 +132,7 @@ SPECS: tuple[Spec, ...] = (
         "mail_lease",
         "120",
         "Seconds a worker holds the mails it took; a crashed worker's mails are taken "
-        "again after that. At least the SMTP timeout + 2.",
+        "again after that. Must leave room for a send (twice the SMTP timeout).",
     ),
     Spec("mail_poll", "2", "Seconds between a worker's looks at the outbox when it is idle."),
     Spec(
@@ -436,10 +436,11 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         )
     smtp_timeout = _int("VOXPOP_SMTP_TIMEOUT", raw["smtp_timeout"], 1)
     mail_lease = _seconds("VOXPOP_MAIL_LEASE", raw["mail_lease"])
-    if mail_lease < smtp_timeout + 2:
+    if mail_lease - max(1.0, mail_lease / 10) - 2 * smtp_timeout < 1:
         raise ConfigurationError(
-            "VOXPOP_MAIL_LEASE must be at least VOXPOP_SMTP_TIMEOUT + 2 seconds: a worker only "
-            "starts a send it can finish before its hold on the mail runs out"
+            "VOXPOP_MAIL_LEASE is too short for VOXPOP_SMTP_TIMEOUT: a worker starts a send only "
+            "while it can finish (twice the timeout) well before its hold on the mail runs out; "
+            f"make the lease at least {int(2 * smtp_timeout * 1.12) + 2} seconds"
         )
     demo_raw = raw["demo"]
     return Settings(

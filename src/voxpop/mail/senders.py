@@ -125,43 +125,51 @@ class SMTPSender:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._pool, self._send, sender, to, data)
 
-    def _client(self) -> smtplib.SMTP:
+    def _client(self, deadline: float) -> smtplib.SMTP:
         """This thread's connection: opened (TLS, login) when there is none, checked with
         NOOP when it sat idle (servers drop idle connections)."""
         client: smtplib.SMTP | None = getattr(self._local, "client", None)
         if client is not None and time.monotonic() - self._local.used > self.IDLE_CHECK:
             try:
+                _time_left(client, deadline)
                 client.noop()
             except (smtplib.SMTPException, OSError):
                 self._drop(client)
                 client = None
         if client is None:
-            client = self._connect()
+            client = self._connect(deadline)
         return client
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, deadline: float) -> smtplib.SMTP:
         c = self.config
+        timeout = max(0.1, deadline - time.monotonic())
         client: smtplib.SMTP
         if c.implicit_tls:
             client = smtplib.SMTP_SSL(
                 c.host,
                 c.port,
                 local_hostname=self._hostname,
-                timeout=c.timeout,
+                timeout=timeout,
                 context=ssl.create_default_context(),
             )
         else:
-            client = smtplib.SMTP(c.host, c.port, local_hostname=self._hostname, timeout=c.timeout)
+            client = smtplib.SMTP(c.host, c.port, local_hostname=self._hostname, timeout=timeout)
         with self._lock:
             self._open.add(client)
         self._local.client = client
         self._local.used = time.monotonic()
         try:
+            _time_left(client, deadline)
             client.ehlo()
-            if c.start_tls or (c.start_tls is None and client.has_extn("starttls")):
+            # With a password, TLS is required unless turned off explicitly: opportunistic
+            # STARTTLS would let anyone on the path strip it and read the password.
+            required = c.start_tls or (c.start_tls is None and c.username is not None)
+            if required or (c.start_tls is None and client.has_extn("starttls")):
+                _time_left(client, deadline)
                 client.starttls(context=ssl.create_default_context())
                 client.ehlo()
             if c.username is not None:
+                _time_left(client, deadline)
                 client.login(c.username, c.password or "")
         except BaseException:
             self._drop(client)
@@ -176,21 +184,21 @@ class SMTPSender:
         self._local.client = None
 
     def _send(self, sender: str, to: str, data: bytes) -> None:
+        """One mail within ``timeout`` seconds in all (each step gets what is left), so
+        that a worker knows how long a send it starts can take."""
+        deadline = time.monotonic() + self.config.timeout
         client = None
         try:
-            client = self._client()
-            client.sendmail(sender, [to], data)
+            client = self._client(deadline)
+            _transfer(client, sender, to, data, deadline)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _message in exc.recipients.values()]
             raise SendError(str(exc.recipients), permanent=all(c >= 500 for c in codes)) from None
         except smtplib.SMTPResponseException as exc:  # the connection stays usable (RSET)
-            message = (
-                exc.smtp_error.decode(errors="replace")
-                if isinstance(exc.smtp_error, bytes)
-                else str(exc.smtp_error)
-            )
-            if exc.smtp_code == 421:  # the server is closing the connection
-                self._drop(client) if client is not None else None
+            raw = exc.smtp_error
+            message = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+            if exc.smtp_code == 421 and client is not None:  # the server is closing it
+                self._drop(client)
             raise SendError(f"{exc.smtp_code} {message}", permanent=exc.smtp_code >= 500) from None
         except (smtplib.SMTPException, OSError) as exc:
             if client is not None:
@@ -208,6 +216,40 @@ class SMTPSender:
             except (smtplib.SMTPException, OSError):
                 with contextlib.suppress(OSError):
                     client.close()
+
+
+def _time_left(client: smtplib.SMTP, deadline: float) -> None:
+    """Give the connection's next step only the time left before ``deadline``."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the SMTP server did not answer in time")
+    if client.sock is None:
+        raise smtplib.SMTPServerDisconnected("the connection is closed")
+    client.sock.settimeout(left)
+
+
+def _transfer(client: smtplib.SMTP, sender: str, to: str, data: bytes, deadline: float) -> None:
+    """MAIL, RCPT, DATA for one recipient (``sendmail`` without its unbounded waits)."""
+    _time_left(client, deadline)
+    code, reply = client.mail(sender)
+    if code != 250:
+        _reset(client)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    _time_left(client, deadline)
+    code, reply = client.rcpt(to)
+    if code not in (250, 251):
+        _reset(client)
+        raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+    _time_left(client, deadline)
+    code, reply = client.data(data)
+    if code != 250:
+        _reset(client)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _reset(client: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        client.rset()
 
 
 def from_settings(smtp_url: str, connections: int, timeout: float) -> Sender:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import (
+    MAX_ID,
     TRANSITIONS,
     ArticleSummary,
     Comment,
@@ -371,6 +372,8 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, int]:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         kind, raw, last = data
         if kind != sort.value or not isinstance(last, int) or isinstance(last, bool):
+            raise ValueError
+        if not 0 <= last <= MAX_ID:
             raise ValueError
         if sort is Sort.BEST:
             if not isinstance(raw, int | float) or isinstance(raw, bool):

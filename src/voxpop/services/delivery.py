@@ -108,6 +108,12 @@ class Skip(Exception):
     """Nothing to send for this row any more (recorded as ``dropped`` with the reason)."""
 
 
+def send_budget(timeout: float) -> float:
+    """The longest one send can take: each step gets what is left of ``timeout``, and
+    the last (DATA) waits for two replies."""
+    return 2 * timeout
+
+
 def lease_margin(lease: float) -> float:
     """Slack kept at the end of a lease (slow commits, clocks of different hosts)."""
     return max(1.0, lease / 10)
@@ -182,6 +188,7 @@ class Mailer:
         poll = self.ctx.settings.mail_poll
         try:
             while not stop.is_set():
+                self._wake.clear()  # before the pass: a wake during it is not lost
                 try:
                     stats = await self.drain_once()
                 except Exception:
@@ -189,7 +196,6 @@ class Mailer:
                     stats = Stats()
                 if stats.claimed >= BATCH:
                     continue
-                self._wake.clear()
                 waiters = [
                     asyncio.ensure_future(self._wake.wait()),
                     asyncio.ensure_future(stop.wait()),
@@ -213,15 +219,16 @@ class Mailer:
     async def drain_once(self, batch: int = BATCH) -> Stats:
         db = self.ctx.db
         s = self.ctx.settings
-        now = self.ctx.clock()
-        await db.transact_async(lambda conn: outbox_store.bundle_digests(conn, now))
+        await self._bundle()
         if time.monotonic() - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = time.monotonic()
             await self.prune()
-        # The lease runs from ``now`` (taken before the claim). A send may start only while
-        # it can finish, timeout included, well inside the lease: otherwise another worker
-        # could take the row and send it too.
-        last_start = time.monotonic() + s.mail_lease - s.smtp_timeout - lease_margin(s.mail_lease)
+        # The lease runs from ``now``, taken just before the claim. A send may start only
+        # while it can finish (a send takes at most SEND_BUDGET timeouts) well inside the
+        # lease: otherwise another worker could take the row and send it too.
+        now = self.ctx.clock()
+        last_start = time.monotonic() + s.mail_lease - send_budget(s.smtp_timeout)
+        last_start -= lease_margin(s.mail_lease)
         until = now + timedelta(seconds=s.mail_lease)
         claimed = await db.transact_async(
             lambda conn: outbox_store.claim(conn, self.name, now, until, batch)
@@ -229,8 +236,16 @@ class Mailer:
         stats = Stats(claimed=len(claimed))
         if not claimed:
             return stats
-        data = await asyncio.to_thread(self._load, claimed)
-        slots = asyncio.Semaphore(max(1, self.sender.connections) * 2)
+        try:
+            data = await asyncio.to_thread(self._load, claimed)
+        except Exception as exc:  # the database failed us: every row is tried again later
+            log.exception("outbox worker %s could not read a batch", self.name)
+            for row in claimed:
+                await self._failed(row, f"load: {type(exc).__name__}: {exc}", False, stats)
+            return stats
+        # As many at once as there are connections: a send never waits for one, so it
+        # starts before ``last_start`` and ends within its budget.
+        slots = asyncio.Semaphore(max(1, self.sender.connections))
         late: list[int] = []
 
         async def one(row: Claimed) -> None:
@@ -246,6 +261,17 @@ class Mailer:
             await db.transact_async(lambda conn: outbox_store.release(conn, late, self.name))
             stats.claimed -= len(late)
         return stats
+
+    async def _bundle(self) -> None:
+        """Make the daily digests that are due (a write only when some are)."""
+        now = self.ctx.clock()
+
+        def due() -> bool:
+            with self.ctx.db.read() as conn:
+                return outbox_store.digests_due(conn, now)
+
+        if await asyncio.to_thread(due):
+            await self.ctx.db.transact_async(lambda conn: outbox_store.bundle_digests(conn, now))
 
     async def prune(self) -> int:
         """Delete mail finished more than ``VOXPOP_MAIL_RETENTION`` days ago, and
@@ -281,13 +307,7 @@ class Mailer:
             await self._failed(row, f"render: {type(exc).__name__}: {exc}", True, stats)
             return
         try:
-            await asyncio.wait_for(
-                self.sender.send(self.ctx.settings.mail_from, to, payload),
-                self.ctx.settings.smtp_timeout,
-            )
-        except TimeoutError:
-            await self._failed(row, "the SMTP server did not answer in time", False, stats)
-            return
+            await self.sender.send(self.ctx.settings.mail_from, to, payload)
         except SendError as exc:
             await self._failed(row, str(exc), exc.permanent, stats)
             return
@@ -336,11 +356,13 @@ class Mailer:
             article_ids |= {c.article_id for c in data.comments.values()}
             data.articles = article_store.by_ids(conn, sorted(article_ids))
             for sub in subscription_store.of_subscribers(conn, subscriber_ids):
+                if sub.id in confirm_ids:
+                    data.confirms[sub.id] = sub
+                if sub.confirmed_at is None:
+                    continue  # only a confirmed subscription makes a mail still wanted
                 data.subscribed.add((sub.subscriber_id, sub.article_id))
                 if sub.delivery == "digest":
                     data.digest_subscribed.add((sub.subscriber_id, sub.article_id))
-                if sub.id in confirm_ids:
-                    data.confirms[sub.id] = sub
         return data
 
     def _compose(self, row: Claimed, data: _Batch) -> tuple[str, bytes]:
@@ -360,11 +382,12 @@ class Mailer:
             article = data.articles.get(subscription.article_id)
             site = self._site(article)
             ttl = self.ctx.settings.confirm_ttl
-            expires = int(self.ctx.clock().timestamp()) + ttl
+            # From the request, not the send: a mail delayed by retries gets less time.
+            expires = int(row.created_at.timestamp()) + ttl
             values: dict[str, Any] = {
                 **self._article_values(site, article),
                 "scope": subscription.scope,
-                "confirm_url": self.links.confirm(subscription.id, expires),
+                "confirm_url": self.links.confirm(subscription.id, row.reader_id, expires),
                 "expires_hours": max(1, ttl // 3600),
                 "manage_url": self.links.manage(subscriber.id),
             }

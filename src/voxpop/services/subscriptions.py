@@ -7,7 +7,9 @@ confirmation mail like a stranger would, at most ``confirm_limit`` of them per a
 and every caller gets the same answer: nobody learns whether an address is subscribed.
 
 Links in mails carry signed tokens (HMAC under the secret key, compared in constant
-time): ``c1.<subscription>.<expires>.<sig>`` confirms one subscription until it expires;
+time): ``c1.<subscription>.<reader>.<expires>.<sig>`` confirms one subscription until it
+expires, for the reader who asked for that mail (0: none), who is then trusted with the
+address;
 ``u1.<subscriber>.<article or 0>.<sig>`` unsubscribes from one article (0: from every
 digest); ``m1.<subscriber>.<sig>`` opens the page listing an address's subscriptions.
 """
@@ -21,7 +23,7 @@ from urllib.parse import quote
 from sqlalchemy.engine import Connection
 
 from voxpop import errors
-from voxpop.model import Comment, Site
+from voxpop.model import Comment, CommentStatus, Site
 from voxpop.services import inputs
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor, same, sign
@@ -66,7 +68,7 @@ def _verify(secret: str, kind: str, token: str, count: int) -> list[int]:
     if len(pieces) != count + 2 or pieces[0] != kind:
         raise errors.InvalidToken("The link is incomplete; open it from the mail again")
     numbers = pieces[1:-1]
-    if not all(p.isdigit() and len(p) <= 18 for p in numbers):
+    if not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in numbers):
         raise errors.InvalidToken("The link is incomplete; open it from the mail again")
     body = ".".join(numbers)
     if not same(sign(secret, "mail-" + kind, body), pieces[-1]):
@@ -74,8 +76,8 @@ def _verify(secret: str, kind: str, token: str, count: int) -> list[int]:
     return [int(p) for p in numbers]
 
 
-def confirm_token(secret: str, subscription_id: int, expires: int) -> str:
-    return _token(secret, "c1", subscription_id, expires)
+def confirm_token(secret: str, subscription_id: int, reader_id: int | None, expires: int) -> str:
+    return _token(secret, "c1", subscription_id, reader_id or 0, expires)
 
 
 def unsubscribe_token(secret: str, subscriber_id: int, article_id: int | None) -> str:
@@ -97,8 +99,8 @@ class Links:
     base: str
     secret: str
 
-    def confirm(self, subscription_id: int, expires: int) -> str:
-        token = confirm_token(self.secret, subscription_id, expires)
+    def confirm(self, subscription_id: int, reader_id: int | None, expires: int) -> str:
+        token = confirm_token(self.secret, subscription_id, reader_id, expires)
         return f"{self.base}/subscriptions/confirm?token={token}"
 
     def unsubscribe(self, subscriber_id: int, article_id: int | None) -> str:
@@ -149,7 +151,8 @@ def subscribe(ctx: Context, site: Site, actor: Actor, request: Request) -> Reque
         article = article_store.get_or_create(conn, site.id, uri, title)
         if comment_id:
             comment = comment_store.get(conn, comment_id)
-            if comment is None or comment.article_id != article.id:
+            shown = comment is not None and comment.status is CommentStatus.APPROVED
+            if comment is None or not shown or comment.article_id != article.id:
                 raise errors.UnknownComment(
                     f"Comment {comment_id} is not on this article", field="comment_id"
                 )
@@ -209,7 +212,7 @@ def subscribe_in(
         and subscriber.reader_id == reader_id
     )
     if trusted:
-        store.confirm(conn, subscription, subscriber, now)
+        store.confirm(conn, subscription, subscriber, reader_id, now)
         return False
     limit = ctx.settings.confirm_limit
     since = now - timedelta(seconds=limit.seconds)
@@ -224,6 +227,7 @@ def subscribe_in(
         article_id=article_id,
         reason=scope,
         subscription_id=subscription.id,
+        reader_id=reader_id,
     )
 
 
@@ -238,7 +242,7 @@ class Confirmed:
 
 
 def confirm(ctx: Context, token: str) -> Confirmed:
-    subscription_id, expires = _verify(ctx.settings.secret_key, "c1", token, 2)
+    subscription_id, reader_id, expires = _verify(ctx.settings.secret_key, "c1", token, 3)
     now = ctx.clock()
     if now.timestamp() > expires:
         raise errors.TokenExpired(
@@ -254,7 +258,7 @@ def confirm(ctx: Context, token: str) -> Confirmed:
         subscriber = store.subscriber(conn, subscription.subscriber_id)
         assert subscriber is not None
         already = subscription.confirmed_at is not None
-        store.confirm(conn, subscription, subscriber, now)
+        store.confirm(conn, subscription, subscriber, reader_id or None, now)
         return subscription, already, subscriber.id
 
     subscription, already, subscriber_id = ctx.db.transact(txn)

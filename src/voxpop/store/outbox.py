@@ -42,8 +42,10 @@ class Claimed:
     comment_id: int | None
     reason: str | None
     subscription_id: int | None
+    reader_id: int | None
     attempts: int
     claimed_until: datetime
+    created_at: datetime
 
 
 def enqueue(
@@ -57,6 +59,7 @@ def enqueue(
     comment_id: int | None = None,
     reason: str | None = None,
     subscription_id: int | None = None,
+    reader_id: int | None = None,
 ) -> bool:
     """Queue one mail; False when that (subscriber, kind, event) was queued before."""
     result = insert_ignore(
@@ -69,6 +72,7 @@ def enqueue(
         comment_id=comment_id,
         reason=reason,
         subscription_id=subscription_id,
+        reader_id=reader_id,
         status=QUEUED,
         due_at=now,
         attempts=0,
@@ -196,8 +200,10 @@ def claim(
             o.comment_id,
             o.reason,
             o.subscription_id,
+            o.reader_id,
             o.attempts,
             o.claimed_until,
+            o.created_at,
         )
     )
     rows = conn.execute(stmt).all()
@@ -258,6 +264,11 @@ def release(conn: Connection, row_ids: Sequence[int], worker: str) -> None:
         )
 
 
+def digests_due(conn: Connection, now: datetime) -> bool:
+    stmt = sa.select(outbox.c.id).where(outbox.c.status == DIGEST, outbox.c.due_at <= now)
+    return conn.execute(stmt.limit(1)).first() is not None
+
+
 def bundle_digests(conn: Connection, now: datetime, limit: int = 500) -> int:
     """Turn each address's due digest items into one queued digest mail; return how many
     digests were made. Replaying it makes none twice (the digest's event is the id of
@@ -267,6 +278,7 @@ def bundle_digests(conn: Connection, now: datetime, limit: int = 500) -> int:
         sa.select(o.subscriber_id, sa.func.max(o.id).label("last"))
         .where(o.status == DIGEST, o.due_at <= now)
         .group_by(o.subscriber_id)
+        .order_by(o.subscriber_id)  # the same order in every worker: no deadlock
         .limit(limit)
     ).all()
     made = 0

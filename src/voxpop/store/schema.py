@@ -209,6 +209,10 @@ subscriptions = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("subscriber_id", "article_id", "scope", "comment_id"),
     sa.Index("ix_subscriptions_article", "article_id", "scope", "comment_id"),
+    sa.Index("ix_subscriptions_unconfirmed", "confirmed_at", "created_at"),
+    # Ids are never reused (SQLite would reuse a deleted highest one): a confirmation link
+    # names a subscription by id, and a Message-ID is made of an outbox id.
+    sqlite_autoincrement=True,
 )
 
 # Mail to send, written in the transaction of what caused it (a comment's approval, a
@@ -227,6 +231,8 @@ outbox = sa.Table(
     # Why this address gets it (``thread``, ``replies``, ``comment``) or what it confirms.
     sa.Column("reason", sa.String(16), nullable=True),
     sa.Column("subscription_id", sa.Integer, nullable=True),
+    # The reader who asked for a confirmation mail: confirming it trusts that reader.
+    sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), nullable=True),
     # queued → sent | failed | dropped; digest → bundled (into the digest row digest_id).
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("due_at", UTCDateTime, nullable=False),
@@ -241,4 +247,6 @@ outbox = sa.Table(
     sa.UniqueConstraint("subscriber_id", "kind", "event"),
     sa.Index("ix_outbox_status_due", "status", "due_at"),
     sa.Index("ix_outbox_digest", "digest_id"),
+    sa.Index("ix_outbox_subscription", "subscription_id"),
+    sqlite_autoincrement=True,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -133,7 +133,14 @@ def ensure_subscription(
             *(subscriptions.c[name] == value for name, value in key.items())
         )
     ).one()
-    return _subscription(row)
+    found = _subscription(row)
+    if found.confirmed_at is None and found.delivery != delivery:
+        # Asked again before confirming: the latest wish is the one confirmed.
+        conn.execute(
+            sa.update(subscriptions).where(subscriptions.c.id == found.id).values(delivery=delivery)
+        )
+        return replace(found, delivery=delivery)
+    return found
 
 
 def subscription(conn: Connection, subscription_id: int) -> Subscription | None:
@@ -173,29 +180,35 @@ def of_subscribers(conn: Connection, ids: Iterable[int]) -> list[Subscription]:
 
 
 def confirm(
-    conn: Connection, subscription: Subscription, subscriber: Subscriber, now: datetime
+    conn: Connection,
+    subscription: Subscription,
+    subscriber: Subscriber,
+    reader_id: int | None,
+    now: datetime,
 ) -> None:
-    """Confirm a subscription and its address; the reader who asked for it is now known to
-    own that address (trusted to subscribe it again, and as a rater)."""
+    """Confirm a subscription and its address. ``reader_id`` asked for the mail whose link
+    was followed: the subscription is theirs (``replies`` watches their comments), and the
+    address owner has vouched for them (trusted to subscribe it again, and as a rater)."""
     if subscription.confirmed_at is None:
+        values: dict[str, Any] = {"confirmed_at": now}
+        if reader_id is not None:
+            values["reader_id"] = reader_id
         conn.execute(
-            sa.update(subscriptions)
-            .where(subscriptions.c.id == subscription.id)
-            .values(confirmed_at=now)
+            sa.update(subscriptions).where(subscriptions.c.id == subscription.id).values(**values)
         )
-    values: dict[str, Any] = {}
+    owner: dict[str, Any] = {}
     if subscriber.confirmed_at is None:
-        values["confirmed_at"] = now
-    if subscription.reader_id is not None and subscriber.reader_id is None:
-        values["reader_id"] = subscription.reader_id
-    if values:
+        owner["confirmed_at"] = now
+    if reader_id is not None and subscriber.reader_id is None:
+        owner["reader_id"] = reader_id
+    if owner:
         conn.execute(
-            sa.update(subscribers).where(subscribers.c.id == subscriber.id).values(**values)
+            sa.update(subscribers).where(subscribers.c.id == subscriber.id).values(**owner)
         )
-    if subscription.reader_id is not None:
+    if reader_id is not None:
         conn.execute(
             sa.update(readers)
-            .where(readers.c.id == subscription.reader_id, readers.c.verified_at.is_(None))
+            .where(readers.c.id == reader_id, readers.c.verified_at.is_(None))
             .values(verified_at=now)
         )
 

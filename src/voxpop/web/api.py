@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from voxpop.model import Filter, Sort
+from voxpop.model import MAX_ID, Filter, Sort
 from voxpop.services import comments as comment_service
 from voxpop.services.identity import reader_token
 from voxpop.web import body, serialize
@@ -87,7 +87,7 @@ Uri = Annotated[
         description="the article's path (or URL)",
     ),
 ]
-CommentId = Annotated[int, Path(ge=1, le=2**53, description="a comment's id")]
+CommentId = Annotated[int, Path(ge=1, le=MAX_ID, description="a comment's id")]
 SiteQ = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from voxpop import errors
-from voxpop.model import Filter, Rating, Site, Sort
+from voxpop.model import MAX_ID, Filter, Rating, Site, Sort
 from voxpop.services import comments as comment_service
 from voxpop.services import feedback as feedback_service
 from voxpop.services import ratings as rating_service
@@ -59,7 +59,7 @@ def _int(raw: Any) -> int | None:
         value = int(str(raw))
     except ValueError:
         raise errors.ValidationFailed("Not a number", field="parent_id") from None
-    if not 1 <= value <= 2**62:
+    if not 1 <= value <= MAX_ID:
         raise errors.ValidationFailed("Not a valid id", field="parent_id")
     return value
 
@@ -355,7 +355,7 @@ class Pages:
         token = _mail_token(request, fields)
         action = fields.get("action", "")
         raw_id = fields.get("subscription_id", "")
-        subscription_id = int(raw_id) if raw_id.isdigit() and len(raw_id) <= 18 else None
+        subscription_id = _safe_int(raw_id)
         delivery = fields.get("delivery") or None
         changed = await run_in_threadpool(
             subscription_service.change, ctx, token, action, subscription_id, delivery

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from voxpop.model import Rating
+from voxpop.model import MAX_ID, Rating
 from voxpop.services import ratings as rating_service
 from voxpop.services.identity import reader_token
 from voxpop.web import body, serialize
@@ -25,7 +25,7 @@ from voxpop.web.schemas import (
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(known_query)])
 
 PRIVATE = {"Cache-Control": "private, no-store"}
-ReaderQ = Annotated[int, Query(ge=1, le=2**53, description="a reader's id")]
+ReaderQ = Annotated[int, Query(ge=1, le=MAX_ID, description="a reader's id")]
 
 
 def _mine(rating: Rating) -> dict[str, Any]:

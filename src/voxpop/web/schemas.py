@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from voxpop.model import MAX_ID
+
 _IN = ConfigDict(strict=True, extra="ignore")
 
 SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -39,7 +41,7 @@ class CommentIn(BaseModel):
     uri: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
     body: Annotated[str, Field(min_length=1, max_length=100_000)]
     site: SiteName = "default"
-    parent_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    parent_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     title: Annotated[str, Field(max_length=1000)] | None = None
     author_name: Annotated[str, Field(max_length=1000)] | None = None
     author_email: Annotated[str, Field(max_length=1000)] | None = None
@@ -286,7 +288,7 @@ class SubscriptionIn(BaseModel):
     )
     site: SiteName = "default"
     delivery: Literal["instant", "digest"] = "instant"
-    comment_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    comment_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     title: Annotated[str, Field(max_length=1000)] | None = None
     lang: Literal["en", "de"] | None = Field(default=None, description="language of the mails")
 
@@ -299,7 +301,7 @@ class SubscribedOut(BaseModel):
 
 class OutboxRetryIn(BaseModel):
     model_config = _IN
-    ids: Annotated[list[Annotated[int, Field(ge=1, le=2**62)]], Field(max_length=1000)] | None = (
+    ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=1000)] | None = (
         Field(default=None, description="rows to queue again; omitted: every failed row")
     )
 

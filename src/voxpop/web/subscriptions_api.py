@@ -8,13 +8,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from voxpop.model import MAX_ID
 from voxpop.services import delivery
 from voxpop.services import subscriptions as subscription_service
 from voxpop.services.identity import reader_token
 from voxpop.web import body, serialize
 from voxpop.web.api import _errors, json_response
 from voxpop.web.deps import actor, context, known_query
-from voxpop.web.schemas import OutboxOut, OutboxRetryIn, RetriedOut, SubscribedOut, SubscriptionIn
+from voxpop.web.schemas import (
+    OutboxOut,
+    OutboxRetryIn,
+    RetriedOut,
+    SubscribedOut,
+    SubscriptionIn,
+)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(known_query)])
 
@@ -87,7 +94,7 @@ def outbox(
     request: Request,
     status: Status | None = None,
     before: Annotated[
-        int | None, Query(ge=1, le=2**62, description="rows older than this id")
+        int | None, Query(ge=1, le=MAX_ID, description="rows older than this id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
