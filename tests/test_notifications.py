@@ -428,3 +428,74 @@ def test_old_mail_and_expired_requests_are_cleaned_up(
     assert rows(database, "SELECT count(*) FROM subscriptions WHERE confirmed_at IS NOT NULL") == [
         (1,)
     ]
+
+
+def test_a_link_trusts_only_the_reader_who_asked_for_that_mail(
+    client: TestClient, inbox: Inbox, database: Database
+) -> None:
+    stranger = subscribe(client, "ann@example.org").json()["reader_token"]
+    drain(client)
+    client.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    owner = subscribe(client, "ann@example.org").json()["reader_token"]
+    drain(client)
+    first, second = inbox.to("ann@example.org")
+    assert first.link("/subscriptions/confirm") != second.link("/subscriptions/confirm")
+    follow(client, second.link("/subscriptions/confirm"))  # Ann follows the owner's mail
+    verified = dict(rows(database, "SELECT id, verified_at IS NOT NULL FROM readers"))
+    assert verified[int(owner.split(".")[1])] == 1
+    assert verified[int(stranger.split(".")[1])] == 0
+    # The owner may now add subscriptions without a mail; the stranger may not.
+    subscribe(client, "ann@example.org", token=owner, uri="/mine")
+    subscribe(client, "ann@example.org", token=stranger, uri="/theirs")
+    drain(client)
+    confirmations = [m for m in inbox.to("ann@example.org") if ".confirm." in m.message_id]
+    assert len(confirmations) == 3  # the two above, and one for the stranger's /theirs
+
+
+def test_a_link_never_confirms_a_later_subscription(client: TestClient, inbox: Inbox) -> None:
+    subscribe(client, "mallory@example.org")
+    drain(client)
+    [mail] = inbox.to("mallory@example.org")
+    manage = follow(client, mail.link("/subscriptions/manage"))
+    assert manage.status_code == 200
+    cancel = client.post(
+        urlsplit(mail.link("/subscriptions/manage")).path
+        + "?"
+        + urlsplit(mail.link("/subscriptions/manage")).query,
+        data={"action": "cancel_all"},
+    )
+    assert cancel.status_code in (200, 303)
+    subscribe(client, "victim@example.org")  # the next subscription row
+    r = follow(client, mail.link("/subscriptions/confirm"))
+    assert r.status_code == 404  # the cancelled one; never the victim's
+    post(client, body="Hello")
+    drain(client)
+    assert notifications(inbox, "victim@example.org") == []
+
+
+def test_an_operator_cannot_requeue_a_mail_a_worker_holds(
+    client: TestClient, inbox: Inbox, database: Database
+) -> None:
+    from voxpop.store import outbox as outbox_store
+
+    subscribe(client, "ann@example.org")
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    now = ctx.clock()
+    held = ctx.db.transact(
+        lambda conn: outbox_store.claim(conn, "other-worker", now, now + timedelta(minutes=2), 10)
+    )
+    r = client.post("/api/v1/admin/outbox/retry", json={"ids": [held[0].id]}, headers=ADMIN_HEADERS)
+    assert r.json() == {"queued": 0}
+    assert rows(database, "SELECT claimed_by FROM outbox") == [("other-worker",)]
+    assert drain(client).claimed == 0  # still the other worker's
+
+
+def test_notify_with_a_comment_counts_against_the_subscription_rate(
+    make_client: AppFactory, inbox: Inbox
+) -> None:
+    client = make_client(smtp_url=inbox.url, rate_limits="on", subscribe_rate="1/3600")
+    one = post(client, body="One", author_email="a@example.org", notify="thread")
+    assert one.status_code == 201
+    two = post(client, body="Two", author_email="b@example.org", notify="thread")
+    assert two.status_code == 429
+    assert post(client, body="Three, no notify").status_code == 201

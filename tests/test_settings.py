@@ -49,6 +49,14 @@ def test_production_refuses_a_missing_secret() -> None:
         ("VOXPOP_LANGUAGE", "fr"),
         ("VOXPOP_ENV", "staging"),
         ("VOXPOP_POST_RATE", "ten"),
+        ("VOXPOP_SMTP_URL", "http://mail.example"),
+        ("VOXPOP_SMTP_URL", "smtp://mail.example?starttls=yes"),
+        ("VOXPOP_SMTP_URL", "smtp://mail.example?tls=on"),
+        ("VOXPOP_SMTP_URL", "smtp://mail.example:twenty-five"),
+        ("VOXPOP_MAIL_LEASE", "60"),  # too short for the default 30 s SMTP timeout
+        ("VOXPOP_MAIL_RETRY_BASE", "-1"),
+        ("VOXPOP_DIGEST_HOUR", "24"),
+        ("VOXPOP_CONFIRM_LIMIT", "many"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) -> None:

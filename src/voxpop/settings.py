@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from voxpop.errors import ConfigurationError
 from voxpop.model import Moderation, RatingPolicy
@@ -270,10 +270,23 @@ def _hour(name: str, raw: str) -> int:
 
 
 def _smtp_url(raw: str) -> str:
-    if raw and urlsplit(raw).scheme not in ("smtp", "smtps"):
+    if not raw:
+        return raw
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigurationError(
             "VOXPOP_SMTP_URL must look like smtp://host:587 or smtps://user:pass@host:465"
         )
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key != "starttls" or value not in ("on", "off"):
+            raise ConfigurationError(
+                f"VOXPOP_SMTP_URL: unknown option {key}={value!r}; the one option is "
+                "starttls=on (require it) or starttls=off (never use it)"
+            )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigurationError("VOXPOP_SMTP_URL has a port that is not a number") from None
     return raw
 
 

@@ -126,6 +126,7 @@ def _draft(ctx: Context, site: Site, actor: Actor, new: NewComment) -> _Draft:
                 "Give your e-mail address to be notified", field="author_email"
             )
         inputs.mailable(email, "author_email")
+        ctx.limiter.hit("subscribe:a" + actor.address, ctx.settings.subscribe_rate)
     website = inputs.website(new.author_website)
     title = inputs.title(new.title)
     ctx.limiter.hit("post:" + actor.key, ctx.settings.post_rate)
@@ -316,8 +317,7 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
                 article_store.touch(conn, comment.article_id, delta)
                 if target is CommentStatus.APPROVED:
                     # Deciding again after a reject → approve sends nothing twice.
-                    email = comment_store.author_email(conn, comment_id)
-                    mailed = subscriptions.decide(ctx, conn, comment, email, now)
+                    mailed = subscriptions.decide(ctx, conn, comment, None, now, email_known=False)
         return comment_store.get(conn, comment_id), mailed
 
     updated, mailed = ctx.db.transact(txn)

@@ -355,7 +355,8 @@ class Mailer:
             article_ids = {row.article_id for row in claimed if row.article_id is not None}
             article_ids |= {c.article_id for c in data.comments.values()}
             data.articles = article_store.by_ids(conn, sorted(article_ids))
-            for sub in subscription_store.of_subscribers(conn, subscriber_ids):
+            mine = subscription_store.of_subscribers(conn, subscriber_ids, article_ids)
+            for sub in mine:
                 if sub.id in confirm_ids:
                     data.confirms[sub.id] = sub
                 if sub.confirmed_at is None:

@@ -367,12 +367,21 @@ def next_digest(now: datetime, hour: int) -> datetime:
 
 
 def decide(
-    ctx: Context, conn: Connection, comment: Comment, author_email: str | None, now: datetime
+    ctx: Context,
+    conn: Connection,
+    comment: Comment,
+    author_email: str | None,
+    now: datetime,
+    *,
+    email_known: bool = True,
 ) -> int:
     """In the transaction that approves a comment: queue a notification for every
-    confirmed subscriber it concerns. Returns how many were queued."""
+    confirmed subscriber it concerns (the author's address, when not ``email_known``, is
+    read only if there are any). Returns how many were queued."""
     if not store.article_has_subscribers(conn, comment.article_id):
         return 0
+    if not email_known:
+        author_email = comment_store.author_email(conn, comment.id)
     above = comment_store.ancestors(conn, comment.parent_id) if comment.parent_id else []
     return outbox_store.enqueue_for_comment(
         conn,

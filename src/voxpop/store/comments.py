@@ -200,19 +200,20 @@ def for_mail(conn: Connection, comment_ids: Sequence[int]) -> dict[int, Any]:
     if not comment_ids:
         return {}
     parent = comments.alias("parent")
-    stmt = (
-        sa.select(
-            comments.c.id,
-            comments.c.article_id,
-            comments.c.parent_id,
-            comments.c.status,
-            comments.c.author_name,
-            comments.c.body,
-            comments.c.html,
-            comments.c.created_at,
-            parent.c.author_name.label("parent_author"),
-        )
-        .outerjoin(parent, parent.c.id == comments.c.parent_id)
-        .where(comments.c.id.in_(sorted(set(comment_ids))))
-    )
-    return {int(r.id): r for r in conn.execute(stmt)}
+    base = sa.select(
+        comments.c.id,
+        comments.c.article_id,
+        comments.c.parent_id,
+        comments.c.status,
+        comments.c.author_name,
+        comments.c.body,
+        comments.c.html,
+        comments.c.created_at,
+        parent.c.author_name.label("parent_author"),
+    ).outerjoin(parent, parent.c.id == comments.c.parent_id)
+    ids = sorted(set(comment_ids))
+    found: dict[int, Any] = {}
+    for i in range(0, len(ids), 500):  # stay far below any bind-parameter limit
+        stmt = base.where(comments.c.id.in_(ids[i : i + 500]))
+        found.update((int(r.id), r) for r in conn.execute(stmt))
+    return found

@@ -357,11 +357,14 @@ def listing(conn: Connection, status: str | None, before: int | None, limit: int
 
 
 def retry(conn: Connection, row_ids: Sequence[int] | None, now: datetime) -> int:
-    """Queue failed mails (given ones, or all) again, due now, with a fresh attempt count."""
+    """Queue failed mails (given ones, or all) again, due now, with a fresh attempt count;
+    given queued ones (waiting for a retry) are made due now."""
     o = outbox.c
+    # A queued row a worker holds may be on its way to the server: leave it to the worker.
+    unheld = sa.or_(o.claimed_until.is_(None), o.claimed_until < now)
     stmt = (
         sa.update(outbox)
-        .where(o.status.in_([FAILED, QUEUED]))
+        .where(sa.or_(o.status == FAILED, sa.and_(o.status == QUEUED, unheld)))
         .values(status=QUEUED, due_at=now, attempts=0, claimed_by=None, claimed_until=None)
     )
     if row_ids is None:
@@ -376,9 +379,18 @@ def prune(conn: Connection, before: datetime, confirm_before: datetime, limit: i
     ``before``, and subscriptions never confirmed whose last confirmation link (sent
     before ``confirm_before``) has expired. Returns how many rows went."""
     o = outbox.c
+    digest = outbox.alias("digest")
+    carried_out = (  # a bundled row goes once its digest is finished (or gone)
+        sa.select(digest.c.id)
+        .where(digest.c.id == o.digest_id, digest.c.status.in_([QUEUED, FAILED]))
+        .exists()
+    )
     done = (
         sa.select(o.id)
-        .where(o.status.in_([SENT, DROPPED, BUNDLED]), o.created_at < before)
+        .where(
+            sa.or_(o.status.in_([SENT, DROPPED]), sa.and_(o.status == BUNDLED, ~carried_out)),
+            o.created_at < before,
+        )
         .limit(limit)
     )
     gone = int(conn.execute(sa.delete(outbox).where(o.id.in_(done.scalar_subquery()))).rowcount)

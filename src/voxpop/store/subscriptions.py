@@ -170,12 +170,17 @@ def of_subscriber(conn: Connection, subscriber_id: int) -> list[Subscription]:
     return [_subscription(r) for r in conn.execute(stmt)]
 
 
-def of_subscribers(conn: Connection, ids: Iterable[int]) -> list[Subscription]:
-    """Every subscription of these addresses (no article details): one query."""
+def of_subscribers(
+    conn: Connection, ids: Iterable[int], article_ids: Iterable[int] | None = None
+) -> list[Subscription]:
+    """The subscriptions of these addresses (on these articles), without article
+    details: one query."""
     wanted = sorted(set(ids))
     if not wanted:
         return []
     stmt = sa.select(*_SUBSCRIPTION_COLS).where(subscriptions.c.subscriber_id.in_(wanted))
+    if article_ids is not None:
+        stmt = stmt.where(subscriptions.c.article_id.in_(sorted(set(article_ids))))
     return [_subscription(r) for r in conn.execute(stmt)]
 
 
