@@ -134,6 +134,7 @@ def test_subscribe_confirm_notify_and_unsubscribe(page: Page, browser: Browser, 
     assert scope.locator("option").all_inner_texts() == [
         EN["notify_thread"],
         EN["notify_replies"],
+        EN["notify_digest"],
     ]
     status = bar.get_by_role("status")
     expect(status).to_be_empty()
@@ -146,6 +147,7 @@ def test_subscribe_confirm_notify_and_unsubscribe(page: Page, browser: Browser, 
         "title": "Harbour bridge reopens after eighteen months of repairs",
         "lang": "en",
         "scope": "thread",
+        "delivery": "instant",
         "email": address,
     }
     expect(status).to_have_text(EN["notify_sent"])
@@ -381,6 +383,7 @@ def test_german_strings(page: Page, mail: Mail) -> None:
     assert scope.locator("option").all_inner_texts() == [
         DE["notify_thread"],
         DE["notify_replies"],
+        DE["notify_digest"],
     ]
     expect(bar.get_by_label(DE["field_email"], exact=True)).to_be_visible()
     expect(bar.get_by_role("button", name=DE["subscribe"], exact=True)).to_be_visible()
@@ -390,9 +393,15 @@ def test_german_strings(page: Page, mail: Mail) -> None:
         [DE["notify_none"], DE["notify_thread"], DE["notify_replies"]]
     )
     bar.get_by_label(DE["field_email"], exact=True).fill("lena@example.org")
+    # "Neuen Kommentaren, einmal täglich": the whole thread, as a daily digest.
+    scope.select_option("digest")
     with page.expect_request("**/api/v1/subscriptions") as sent:
         bar.get_by_role("button", name=DE["subscribe"]).click()
     assert sent.value.post_data_json["lang"] == "de"
+    assert (sent.value.post_data_json["scope"], sent.value.post_data_json["delivery"]) == (
+        "thread",
+        "digest",
+    )
     expect(bar.get_by_role("status")).to_have_text(DE["notify_sent"])
 
 

@@ -335,7 +335,7 @@
 
   // "Notify of": new follow-up comments (thread) or replies to the reader's own (replies)
   function notifyOptions(none) {
-    return (none ? ["", "thread", "replies"] : ["thread", "replies"]).map(function (v) {
+    return (none ? ["", "thread", "replies"] : ["thread", "replies", "digest"]).map(function (v) {
       return h("option", { value: v, text: t("notify_" + (v || "none")) });
     });
   }
@@ -459,7 +459,8 @@
       clearErrors(form);
       msg.textContent = "";
       form.busy = true;
-      api("POST", "subscriptions", null, { site: cfg.site, uri: cfg.uri, title: cfg.title, lang: lang, scope: form.elements.scope.value, email: form.elements.email.value.trim() })
+      var v = form.elements.scope.value, digest = v == "digest";
+      api("POST", "subscriptions", null, { site: cfg.site, uri: cfg.uri, title: cfg.title, lang: lang, scope: digest ? "thread" : v, delivery: digest ? v : "instant", email: form.elements.email.value.trim() })
         .then(function () { announce(t("notify_sent"), msg); }, function (err) { fieldError(form, err); })
         .then(function () { form.busy = false; });
     });
