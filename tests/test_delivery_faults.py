@@ -242,3 +242,26 @@ def test_workers_in_parallel_never_send_a_mail_twice(
         inbox.stop()
     assert check_delivery(inbox, events) == 0
     assert len(inbox.messages) == 300
+
+
+def test_a_stopped_worker_hands_back_what_it_had_not_sent(
+    make_client: AppFactory, database: Database, tmp_path: Path
+) -> None:
+    inbox = Inbox().start()
+    inbox.before_accept = lambda _to: time.sleep(0.02)
+    client = make_client(smtp_url=inbox.url, moderation="none")
+    article_with_subscribers(client, database, 150)
+    post(client, body="A comment for 150 readers")
+    proc = worker(database, inbox, tmp_path, "stopped")
+    try:
+        wait_until(lambda: len(inbox.messages) >= 20, 30, "the first mails")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        stop(proc)
+        inbox.stop()
+    status = outbox_status(database)
+    assert status["queued"] > 0, "the worker sent everything before it was stopped"
+    held = "SELECT count(*) FROM outbox WHERE status = 'queued' AND claimed_by IS NOT NULL"
+    assert rows(database, held) == [(0,)]  # nothing left waiting for a lease to run out
+    assert status["sent"] == len(inbox.messages)

@@ -171,6 +171,7 @@ class Mailer:
         self.sites: dict[int, Site] = {site.id: site for site in ctx.sites.values()}
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
         self._recorder = _SentRecorder(ctx, self.name)
         self._pruned_at = -PRUNE_EVERY
 
@@ -185,6 +186,7 @@ class Mailer:
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._stop = stop
         poll = self.ctx.settings.mail_poll
         try:
             while not stop.is_set():
@@ -250,14 +252,15 @@ class Mailer:
 
         async def one(row: Claimed) -> None:
             async with slots:
-                if time.monotonic() > last_start:
+                stopping = self._stop is not None and self._stop.is_set()
+                if stopping or time.monotonic() > last_start:
                     late.append(row.id)
                 else:
                     await self._deliver(row, data, stats)
 
         await asyncio.gather(*(one(row) for row in claimed))
         await self._recorder.flushed()
-        if late:  # handed back at once rather than left until the lease runs out
+        if late:  # handed back at once (stopping, or too late to start a send)
             await db.transact_async(lambda conn: outbox_store.release(conn, late, self.name))
             stats.claimed -= len(late)
         return stats
