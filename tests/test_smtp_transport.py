@@ -63,37 +63,31 @@ def _login(_server: Any, session: Any, _envelope: Any, _mechanism: str, data: An
     return AuthResult(success=ok, handled=False)
 
 
-@pytest.fixture
-def starttls_server(certificate: tuple[Path, Path]) -> Iterator[Inbox]:
+def _serve(**options: Any) -> Iterator[Inbox]:
     inbox = Inbox()
     controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=inbox.port,
-        server_hostname="localhost",
+        inbox, hostname="127.0.0.1", port=inbox.port, server_hostname="localhost", **options
+    )
+    controller.start()
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def starttls_server(certificate: tuple[Path, Path]) -> Iterator[Inbox]:
+    """STARTTLS required, and a login (offered only after STARTTLS)."""
+    yield from _serve(
         tls_context=_server_context(certificate),
         require_starttls=True,
         authenticator=_login,
         auth_required=True,
     )
-    controller.start()
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
 def smtps_server(certificate: tuple[Path, Path]) -> Iterator[Inbox]:
-    inbox = Inbox()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=inbox.port,
-        server_hostname="localhost",
-        ssl_context=_server_context(certificate),
-    )
-    controller.start()
-    yield inbox
-    controller.stop()
+    """TLS from the first byte."""
+    yield from _serve(ssl_context=_server_context(certificate))
 
 
 def send(url: str) -> None:
