@@ -499,3 +499,25 @@ def test_notify_with_a_comment_counts_against_the_subscription_rate(
     two = post(client, body="Two", author_email="b@example.org", notify="thread")
     assert two.status_code == 429
     assert post(client, body="Three, no notify").status_code == 201
+
+
+def test_a_failed_record_of_sent_mail_is_tried_again(
+    client: TestClient, inbox: Inbox, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxpop.store import outbox as outbox_store
+
+    real = outbox_store.mark_sent
+    calls: list[int] = []
+
+    def flaky(conn: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away for a moment")
+        return real(conn, **kwargs)
+
+    monkeypatch.setattr(outbox_store, "mark_sent", flaky)
+    subscribe(client, "ann@example.org")
+    assert drain(client).sent == 1
+    assert len(calls) == 2
+    assert rows(database, "SELECT status FROM outbox") == [("sent",)]
+    assert len(inbox.to("ann@example.org")) == 1

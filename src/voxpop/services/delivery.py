@@ -148,7 +148,17 @@ class _SentRecorder:
             record = partial(
                 outbox_store.mark_sent, row_ids=ids, worker=self.worker, now=self.ctx.clock()
             )
-            kept = await self.ctx.db.transact_async(record)
+            for attempt in range(5):  # a failed record would send these again after the lease
+                try:
+                    kept = await self.ctx.db.transact_async(record)
+                    break
+                except Exception:
+                    log.exception(
+                        "recording %d sent mail(s) failed (attempt %d)", len(ids), attempt + 1
+                    )
+                    await asyncio.sleep(0.2 * 2**attempt)
+            else:
+                continue
             if kept < len(ids):
                 log.warning("%d mail(s) were sent after their lease had passed", len(ids) - kept)
 
