@@ -26,6 +26,7 @@ from voxpop.store.db import Database
 from voxpop.store.schema import metadata
 
 from .pgcluster import Cluster
+from .redisserver import RedisServer
 from .smtp import Inbox
 
 SECRET = "test-secret-key-that-is-long-enough"
@@ -58,6 +59,26 @@ def postgres_url() -> Iterator[str]:
         yield url
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis: VOXPOP_TEST_REDIS_URL, or a server started here. Required in CI."""
+    url = os.environ.get("VOXPOP_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    try:
+        server = RedisServer()
+        url = server.start()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI and could not start: {exc}")
+        pytest.skip(f"Redis not available here: {exc}")
+    try:
+        yield url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -152,6 +173,7 @@ def make_client(database: Database) -> Iterator[AppFactory]:
     for c in clients:
         c.close()
         c.app.state.ctx.versions.close()  # type: ignore[attr-defined]
+        c.app.state.ctx.limiter.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

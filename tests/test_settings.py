@@ -57,6 +57,7 @@ def test_production_refuses_a_missing_secret() -> None:
         ("VOXPOP_MAIL_RETRY_BASE", "-1"),
         ("VOXPOP_DIGEST_HOUR", "24"),
         ("VOXPOP_CONFIRM_LIMIT", "many"),
+        ("VOXPOP_REDIS_URL", "localhost:6379"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) -> None:

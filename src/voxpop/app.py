@@ -58,6 +58,7 @@ def create_app(
         if mailer is not None:
             ctx.mail_wakeup = None
             mailer.stop()
+        ctx.limiter.close()
         if ctx.versions is not None:
             ctx.versions.close()
         if db is None:

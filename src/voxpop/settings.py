@@ -57,7 +57,12 @@ SPECS: tuple[Spec, ...] = (
         "Comma-separated origins that may embed the widget and call the public API for the "
         "default site. Empty: the server's own origin (dev: also any localhost port).",
     ),
-    Spec("redis_url", "", "Redis for pub/sub and rate limits when scaled out; empty: in-process."),
+    Spec(
+        "redis_url",
+        "",
+        "`redis://host:6379/0` (or `rediss://`, `unix://`): rate limits counted in Redis, shared "
+        "by every process; empty: counted in each process.",
+    ),
     Spec("rate_limits", "on", "`on`, or `off` for benchmarks and trusted networks."),
     Spec("webhook_url", "", "URL that receives a signed JSON event per new or moderated comment."),
     Spec("webhook_secret", "", "Key of the webhook's HMAC-SHA256 signature."),
@@ -290,6 +295,12 @@ def _smtp_url(raw: str) -> str:
     return raw
 
 
+def _redis_url(raw: str) -> str:
+    if raw and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigurationError("VOXPOP_REDIS_URL must look like redis://host:6379/0")
+    return raw
+
+
 def _rate(name: str, raw: str) -> Rate:
     count, _, seconds = raw.partition("/")
     return Rate(_int(name, count, 1), _int(name, seconds or "60", 1))
@@ -465,7 +476,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         smtp_url=_smtp_url(raw["smtp_url"]),
         mail_from=raw["mail_from"],
         moderation=moderation,
-        redis_url=raw["redis_url"],
+        redis_url=_redis_url(raw["redis_url"]),
         rate_limits=_bool("VOXPOP_RATE_LIMITS", raw["rate_limits"]),
         webhook_url=raw["webhook_url"],
         webhook_secret=raw["webhook_secret"],

@@ -10,7 +10,7 @@ from typing import Any
 from voxpop.errors import OriginNotAllowed, UnknownSite
 from voxpop.model import Site
 from voxpop.services.memo import Memo
-from voxpop.services.ratelimit import Limiter, MemoryLimiter, NoLimiter
+from voxpop.services.ratelimit import Limiter, MemoryLimiter, NoLimiter, RedisLimiter
 from voxpop.settings import Settings
 from voxpop.store import sites as site_store
 from voxpop.store.db import Database
@@ -83,5 +83,7 @@ def open_context(settings: Settings, db: Database | None = None) -> Context:
         s.name: Site(ids[s.name], s.name, s.title, s.origins, s.language, s.moderation, s.rating)
         for s in settings.sites
     }
-    limiter: Limiter = MemoryLimiter() if settings.rate_limits else NoLimiter()
+    limiter: Limiter = NoLimiter()
+    if settings.rate_limits:
+        limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     return Context(settings=settings, db=db, limiter=limiter, sites=sites)
