@@ -231,6 +231,7 @@ def test_replies_reach_the_author_of_any_comment_above(client: TestClient, inbox
     drain(client)
     texts = sorted(m.text() for m in notifications(inbox, "ann@example.org"))
     assert len(texts) == 2
+    assert all("replied" in m.subject for m in notifications(inbox, "ann@example.org"))
     assert "A reply to Ann" in texts[0]
     assert "A reply to the reply" in texts[1]
     assert all(m.message["In-Reply-To"] for m in notifications(inbox, "ann@example.org"))

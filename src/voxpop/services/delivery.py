@@ -510,7 +510,10 @@ class Mailer:
             "text": comment.body,
             "html": comment.html,
             "url": f"{self._article_url(site, article)}#voxpop-c{comment.id}",
-            "parent_author": comment.parent_author if comment.parent_id else None,
+            # A reply names whom it answers, "Anonymous" too: None means a new thread.
+            "parent_author": (comment.parent_author or ANONYMOUS[lang])
+            if comment.parent_id
+            else None,
         }
 
 
