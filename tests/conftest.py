@@ -42,43 +42,36 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    url = os.environ.get("VOXPOP_TEST_POSTGRES_URL")
+def _real_server(name: str, variable: str, server: Callable[[], Any]) -> Iterator[str]:
+    """The URL in ``variable``, or a server of ours started (``start``/``stop``) for the
+    session. With CI=true a server that cannot start fails the run; elsewhere its tests
+    are skipped with the reason (a laptop may lack PostgreSQL or Redis)."""
+    url = os.environ.get(variable)
     if url:
         yield url
         return
     try:
-        cluster = Cluster()
-        url = cluster.start()
+        running = server()
+        url = running.start()
     except Exception as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI and could not start: {exc}")
-        pytest.skip(f"PostgreSQL not available here: {exc}")
+            pytest.fail(f"{name} is required in CI and could not start: {exc}")
+        pytest.skip(f"{name} not available here: {exc}")
     try:
         yield url
     finally:
-        cluster.stop()
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    yield from _real_server("PostgreSQL", "VOXPOP_TEST_POSTGRES_URL", Cluster)
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A real Redis: VOXPOP_TEST_REDIS_URL, or a server started here. Required in CI."""
-    url = os.environ.get("VOXPOP_TEST_REDIS_URL")
-    if url:
-        yield url
-        return
-    try:
-        server = RedisServer()
-        url = server.start()
-    except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI and could not start: {exc}")
-        pytest.skip(f"Redis not available here: {exc}")
-    try:
-        yield url
-    finally:
-        server.stop()
+    """A real Redis: VOXPOP_TEST_REDIS_URL, or a server started here."""
+    yield from _real_server("Redis", "VOXPOP_TEST_REDIS_URL", RedisServer)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import timeit
 from datetime import UTC, datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -586,7 +585,6 @@ def test_recipient_written_as_given(address: str, header: str | None) -> None:
 
 def test_ids_are_stable() -> None:
     assert message_id("notify", 42, "news.example") == "<voxpop.notify.42@news.example>"
-    assert message_id("notify", 42, "news.example") == message_id("notify", 42, "news.example")
     assert message_id("digest", 42, "news.example") != message_id("notify", 42, "news.example")
     assert thread_id(7, "news.example") == "<voxpop.article.7@news.example>"
 
@@ -603,43 +601,3 @@ def test_ids_are_stable() -> None:
 )
 def test_domain_of(address: str, domain: str) -> None:
     assert domain_of(address) == domain
-
-
-# -- speed (reported, not asserted) ---------------------------------------------------------
-
-
-def test_report_speed(capsys: pytest.CaptureFixture[str]) -> None:
-    notify = values("notify")
-    kwargs = sample()
-
-    def one() -> bytes:
-        kwargs["rendered"] = render.render("notify", "de", notify)
-        return build(**kwargs)
-
-    n = 500
-    both = timeit.timeit(one, number=n) / n
-    alone = timeit.timeit(lambda: render.render("notify", "de", notify), number=n) / n
-    with capsys.disabled():
-        print(
-            f"\nmail: render {alone * 1e6:.0f} µs + build {(both - alone) * 1e6:.0f} µs"
-            f" = {both * 1e6:.0f} µs per message"
-        )
-
-
-def test_report_build_speed(capsys: pytest.CaptureFixture[str]) -> None:
-    """µs per ``build`` alone, each to a new recipient (its own address, id and link)."""
-    base = sample()
-    calls = [
-        {
-            **base,
-            "to": f"reader{i}@example{i % 7}.org",
-            "message_id": message_id("notify", i, "news.example"),
-            "unsubscribe_url": f"{UNSUBSCRIBE}{i:08d}",
-        }
-        for i in range(2000)
-    ]
-    best = min(
-        timeit.timeit(lambda: [build(**kwargs) for kwargs in calls], number=1) for _ in range(3)
-    )
-    with capsys.disabled():
-        print(f"\nmail: build {best / len(calls) * 1e6:.1f} µs per message (2,000 recipients)")
