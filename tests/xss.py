@@ -93,7 +93,8 @@ class _Scan(HTMLParser):
     handle_startendtag = handle_starttag
 
 
-PAGE_FORMS = frozenset({"form", "input", "button", "textarea", "select"})
+# Our own forms (and the disclosure around the report form) are allowed on the pages.
+PAGE_FORMS = frozenset({"form", "input", "button", "textarea", "select", "details"})
 
 
 def executable(html: str, allow: frozenset[str] = frozenset()) -> list[str]:

@@ -17,9 +17,12 @@ from voxpop.services.delivery import Mailer, MailerThread
 from voxpop.settings import Settings
 from voxpop.store.db import Database
 from voxpop.web import (
+    admin,
     api,
     feedback_api,
+    moderation_api,
     pages,
+    privacy_api,
     problems,
     ratings_api,
     static_files,
@@ -92,13 +95,17 @@ def create_app(
     app.include_router(ratings_api.router)
     app.include_router(feedback_api.router)
     app.include_router(subscriptions_api.router)
+    app.include_router(moderation_api.router)
+    app.include_router(privacy_api.router)
+    app.include_router(admin.Admin().router)
     app.include_router(static_files.router())
     app.include_router(pages.Pages().router)
 
     schema = api.openapi_document(
         get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
+        ),
+        moderation_api.MODELS,
     )
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -119,6 +119,45 @@ def migrate_cmd(_args: argparse.Namespace) -> int:
     return 0
 
 
+def create_admin(args: argparse.Namespace) -> int:
+    """Create an account (an admin on every site unless told otherwise), asking for its
+    password on the terminal, or reading it from VOXPOP_ADMIN_PASSWORD."""
+    import getpass
+    import os
+
+    from voxpop import errors
+    from voxpop.model import ALL_SITES
+    from voxpop.services import accounts
+    from voxpop.services.context import open_context
+    from voxpop.store import migrate
+    from voxpop.store.db import Database
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    migrate.upgrade(db)
+    ctx = open_context(settings, db)
+    secret = os.environ.get("VOXPOP_ADMIN_PASSWORD", "")
+    if not secret:
+        secret = getpass.getpass(f"Password for {args.username} (at least 12 characters): ")
+        if getpass.getpass("Again: ") != secret:
+            print("voxpop: the passwords differ; nothing was created", file=sys.stderr)
+            return 2
+    try:
+        site, role = accounts.role_on(args.site, args.role, set(ctx.sites))
+        accounts.create_account(ctx, "cli", args.username, secret, [(site, role)])
+    except errors.VoxpopError as exc:
+        print(f"voxpop: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    where = "every site" if site == ALL_SITES else f"site {site}"
+    print(
+        f"voxpop: account {args.username.strip().lower()} created ({args.role} on {where}); "
+        "sign in at /admin"
+    )
+    return 0
+
+
 def check_config(_args: argparse.Namespace) -> int:
     settings = _settings()
     print(f"voxpop: configuration is valid ({settings.env}, {len(settings.sites)} site(s))")
@@ -148,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("migrate", help="upgrade the database to the current schema")
     p.set_defaults(func=migrate_cmd)
+
+    p = sub.add_parser("create-admin", help="create an admin or moderator account")
+    p.add_argument("username")
+    p.add_argument("--role", choices=["admin", "moderator"], default="admin")
+    p.add_argument("--site", default="*", help="the site of the role (default *: every site)")
+    p.set_defaults(func=create_admin)
 
     p = sub.add_parser("check-config", help="validate the settings and exit")
     p.set_defaults(func=check_config)

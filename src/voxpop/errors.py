@@ -10,8 +10,10 @@ beyond this number.
     │   ├── InvalidCursor (400, invalid_cursor)
     │   └── InvalidToken (400, invalid_token) — a mail's link altered or cut short
     ├── ValidationFailed (422, validation_error)
-    │   └── AnchorNotFound (422, anchor_not_found)
+    │   ├── AnchorNotFound (422, anchor_not_found)
+    │   └── CommentRejected (422, comment_rejected) — a banned word
     ├── Unauthorized (401, unauthorized)
+    ├── LoginFailed (401, login_failed) — wrong username or password
     ├── Forbidden (403, forbidden)
     │   ├── OriginNotAllowed (403, origin_not_allowed)
     │   ├── EditWindowClosed (403, edit_window_closed)
@@ -20,12 +22,16 @@ beyond this number.
     │   ├── OwnComment (403, own_comment)
     │   ├── RatingsDisabled (403, ratings_disabled)
     │   ├── VerificationRequired (403, verification_required)
-    │   └── CSRFFailed (403, csrf_failed)
+    │   ├── CSRFFailed (403, csrf_failed)
+    │   ├── InsufficientRole (403, insufficient_role) — signed in, without the role
+    │   ├── Banned (403, banned)
+    │   └── CommentsClosed (403, comments_closed)
     ├── NotFound (404, not_found)
     │   ├── UnknownSite (404, unknown_site)
     │   ├── UnknownArticle (404, unknown_article)
     │   ├── UnknownComment (404, unknown_comment)
-    │   └── UnknownSubscription (404, unknown_subscription)
+    │   ├── UnknownSubscription (404, unknown_subscription)
+    │   └── UnknownReader (404, unknown_reader)
     ├── Conflict (409, conflict)
     │   ├── CommentDeleted (409, comment_deleted)
     │   ├── InvalidTransition (409, invalid_transition)
@@ -139,6 +145,31 @@ class CSRFFailed(Forbidden):
     title = "The form has expired or did not come from this site; reload and try again"
 
 
+class InsufficientRole(Forbidden):
+    code = "insufficient_role"
+    title = "Your role does not allow this"
+
+
+class Banned(Forbidden):
+    code = "banned"
+    title = "You cannot comment on this site"
+
+
+class CommentsClosed(Forbidden):
+    code = "comments_closed"
+    title = "Comments are closed"
+
+
+class LoginFailed(VoxpopError):
+    status = 401
+    code = "login_failed"
+    title = "Wrong username or password"
+
+
+class CommentRejected(ValidationFailed):
+    code = "comment_rejected"
+
+
 class NotFound(VoxpopError):
     status = 404
     code = "not_found"
@@ -227,3 +258,8 @@ class RateLimited(VoxpopError):
 class ConfigurationError(VoxpopError):
     code = "configuration_error"
     title = "The configuration is not valid"
+
+
+class UnknownReader(NotFound):
+    code = "unknown_reader"
+    title = "No such reader"

@@ -19,14 +19,19 @@ class CommentStatus(enum.StrEnum):
     REJECTED = "rejected"
     SPAM = "spam"
     DELETED = "deleted"
+    # Posted by a shadow-banned author: shown to that author only, as if approved.
+    SHADOWED = "shadowed"
 
 
+# Every allowed change of status. New comments start as approved, pending, spam or
+# shadowed (the site's policy decides); moderators move them on; an approved comment goes
+# back to pending when enough readers flag it. Deleted is final.
 TRANSITIONS: dict[CommentStatus, frozenset[CommentStatus]] = {
     CommentStatus.PENDING: frozenset(
         {CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.SPAM, CommentStatus.DELETED}
     ),
     CommentStatus.APPROVED: frozenset(
-        {CommentStatus.REJECTED, CommentStatus.SPAM, CommentStatus.DELETED}
+        {CommentStatus.PENDING, CommentStatus.REJECTED, CommentStatus.SPAM, CommentStatus.DELETED}
     ),
     CommentStatus.REJECTED: frozenset(
         {CommentStatus.APPROVED, CommentStatus.SPAM, CommentStatus.DELETED}
@@ -34,8 +39,26 @@ TRANSITIONS: dict[CommentStatus, frozenset[CommentStatus]] = {
     CommentStatus.SPAM: frozenset(
         {CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.DELETED}
     ),
+    CommentStatus.SHADOWED: frozenset(
+        {CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.SPAM, CommentStatus.DELETED}
+    ),
     CommentStatus.DELETED: frozenset(),
 }
+
+# Statuses a new comment may be given by the policy.
+INITIAL_STATUSES = frozenset(
+    {CommentStatus.APPROVED, CommentStatus.PENDING, CommentStatus.SPAM, CommentStatus.SHADOWED}
+)
+
+
+class Role(enum.StrEnum):
+    """An account's role on a site. An admin may do everything a moderator may."""
+
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+ALL_SITES = "*"
 
 
 class Sort(enum.StrEnum):

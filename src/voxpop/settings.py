@@ -46,7 +46,7 @@ SPECS: tuple[Spec, ...] = (
         "Signs reader tokens, CSRF tokens and address hashes. Required outside dev; in dev "
         "one is generated once and kept beside the SQLite file.",
     ),
-    Spec("admin_token", "", "Bearer token with moderator rights on every site; none if empty."),
+    Spec("admin_token", "", "Bearer token with admin rights on every site; none if empty."),
     Spec("public_url", "http://127.0.0.1:8000", "Base of links in e-mails, feeds and pages."),
     Spec("smtp_url", "", "`smtp://host:port` (`smtps://`, user:pass@ allowed); empty: logged."),
     Spec("mail_from", "voxpop@localhost", "Sender address of e-mails."),
@@ -158,6 +158,49 @@ SPECS: tuple[Spec, ...] = (
         "10/3600",
         "Subscription requests an address (of the requester) may make: COUNT/SECONDS.",
     ),
+    Spec("session_ttl", "43200", "Seconds an admin UI sign-in lasts."),
+    Spec(
+        "login_rate",
+        "10/900",
+        "Sign-in attempts per username and per address: COUNT/SECONDS (then 429).",
+    ),
+    Spec("flag_rate", "20/3600", "Flags a reader or address may raise: COUNT/SECONDS."),
+    Spec(
+        "flag_threshold",
+        "3",
+        "Flags from different readers that take an approved comment back to the queue "
+        "(under `auto` moderation); 0: flags never hide a comment.",
+    ),
+    Spec(
+        "hold_new_authors",
+        "off",
+        "Under `auto` moderation, hold the comments of readers with no approved comment on "
+        "the site yet.",
+    ),
+    Spec(
+        "spam_hold",
+        "0.75",
+        "Spam probability from which `auto` moderation holds a comment for a moderator.",
+    ),
+    Spec(
+        "spam_reject",
+        "0.98",
+        "Spam probability from which a comment goes straight to the spam folder (any policy "
+        "but `none`): it never reaches the queue.",
+    ),
+    Spec(
+        "akismet_key",
+        "",
+        "Akismet API key: new comments are also checked with Akismet, and moderators' spam/ham "
+        "decisions reported to it. Empty: off.",
+    ),
+    Spec("akismet_url", "https://rest.akismet.com", "Akismet endpoint (for a proxy or a test)."),
+    Spec(
+        "address_retention",
+        "30",
+        "Days the hashes of readers' addresses stay with their comments and ratings (for bans "
+        "and stuffing checks) before they are forgotten.",
+    ),
 )
 
 _SPEC_NAMES = {s.name for s in SPECS}
@@ -220,6 +263,16 @@ class Settings:
     confirm_ttl: int
     confirm_limit: Rate
     subscribe_rate: Rate
+    session_ttl: int
+    login_rate: Rate
+    flag_rate: Rate
+    flag_threshold: int
+    hold_new_authors: bool
+    spam_hold: float
+    spam_reject: float
+    akismet_key: str
+    akismet_url: str
+    address_retention: int
     sites: tuple[SiteConfig, ...] = field(default_factory=tuple)
 
     @property
@@ -264,6 +317,16 @@ def _seconds(name: str, raw: str) -> float:
         raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
     if not 0 < value < 10**7:
         raise ConfigurationError(f"{name} must be a positive number of seconds")
+    return value
+
+
+def _probability(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ConfigurationError(f"{name} must be a probability from 0 to 1, not {raw!r}")
     return value
 
 
@@ -506,5 +569,15 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         confirm_ttl=_int("VOXPOP_CONFIRM_TTL", raw["confirm_ttl"], 60),
         confirm_limit=_rate("VOXPOP_CONFIRM_LIMIT", raw["confirm_limit"]),
         subscribe_rate=_rate("VOXPOP_SUBSCRIBE_RATE", raw["subscribe_rate"]),
+        session_ttl=_int("VOXPOP_SESSION_TTL", raw["session_ttl"], 60),
+        login_rate=_rate("VOXPOP_LOGIN_RATE", raw["login_rate"]),
+        flag_rate=_rate("VOXPOP_FLAG_RATE", raw["flag_rate"]),
+        flag_threshold=_int("VOXPOP_FLAG_THRESHOLD", raw["flag_threshold"]),
+        hold_new_authors=_bool("VOXPOP_HOLD_NEW_AUTHORS", raw["hold_new_authors"]),
+        spam_hold=_probability("VOXPOP_SPAM_HOLD", raw["spam_hold"]),
+        spam_reject=_probability("VOXPOP_SPAM_REJECT", raw["spam_reject"]),
+        akismet_key=raw["akismet_key"],
+        akismet_url=raw["akismet_url"].rstrip("/"),
+        address_retention=_int("VOXPOP_ADDRESS_RETENTION", raw["address_retention"], 1),
         sites=tuple(sites),
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,18 +28,20 @@ from voxpop.model import (
     ThreadPage,
     VoteTally,
 )
-from voxpop.services import access, feedback, inputs, subscriptions
+from voxpop.services import access, feedback, inputs, moderation, subscriptions
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.readers import ensure_reader
 from voxpop.services.render import RENDERER, count_links, render
 from voxpop.store import articles as article_store
+from voxpop.store import audit as audit_store
 from voxpop.store import comments as comment_store
+from voxpop.store import moderation as moderation_store
 from voxpop.store import ratings as rating_store
 from voxpop.store import votes as vote_store
 
 MAX_LIMIT = 1000
-AUTO_HOLD_LINKS = 3  # auto moderation holds a comment with this many links or more
+log = logging.getLogger("voxpop.comments")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,12 @@ class NewComment:
     author_website: str | None = None
     anchor: dict[str, Any] | None = None
     notify: str | None = None
+    # Anti-spam signals: the hidden form field bots fill in, and the seconds from showing
+    # the form to sending it (None: unknown).
+    honeypot: str | None = None
+    elapsed: float | None = None
+    # (address, user agent) of the request, only ever sent to Akismet when it is on.
+    client: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +82,6 @@ def wilson(up: int, down: int, z: float = 1.96) -> float:
     return (centre - spread) / denominator
 
 
-def _initial_status(site: Site, body: str) -> CommentStatus:
-    if site.moderation is Moderation.PRE:
-        return CommentStatus.PENDING
-    if site.moderation is Moderation.AUTO and count_links(body) >= AUTO_HOLD_LINKS:
-        return CommentStatus.PENDING
-    return CommentStatus.APPROVED
-
-
 @dataclass(frozen=True, slots=True)
 class _Draft:
     """A comment checked, rendered and ready to store."""
@@ -92,9 +93,9 @@ class _Draft:
     email: str | None
     website: str | None
     title: str
-    status: CommentStatus
     created_at: datetime
     anchor: dict[str, Any] | None
+    signals: moderation.Signals
 
 
 PostResult = tuple[Comment, int, bool, tuple[int, bool], bool]
@@ -102,6 +103,8 @@ PostResult = tuple[Comment, int, bool, tuple[int, bool], bool]
 
 def post(ctx: Context, site: Site, actor: Actor, new: NewComment) -> Posted:
     draft = _draft(ctx, site, actor, new)
+    if ctx.akismet is not None and site.moderation is not Moderation.NONE:
+        draft = replace(draft, signals=replace(draft.signals, akismet=_akismet(ctx, new, draft)))
     return _posted(ctx, site, draft, ctx.db.transact(_store(ctx, site, actor, new, draft)))
 
 
@@ -109,8 +112,30 @@ async def post_async(ctx: Context, site: Site, actor: Actor, new: NewComment) ->
     """``post`` for the event loop: the checks and rendering run here, the transaction in
     the writer, awaited without occupying a thread."""
     draft = _draft(ctx, site, actor, new)
+    if ctx.akismet is not None and site.moderation is not Moderation.NONE:
+        from anyio import to_thread
+
+        verdict = await to_thread.run_sync(_akismet, ctx, new, draft)
+        draft = replace(draft, signals=replace(draft.signals, akismet=verdict))
     stored = await ctx.db.transact_async(_store(ctx, site, actor, new, draft))
     return _posted(ctx, site, draft, stored)
+
+
+def _akismet(ctx: Context, new: NewComment, draft: _Draft) -> bool | None:
+    from voxpop.spam.akismet import AkismetComment
+
+    ip, agent = new.client or ("", "")
+    return ctx.akismet.check(  # type: ignore[no-any-return]
+        AkismetComment(
+            user_ip=ip,
+            user_agent=agent,
+            permalink=ctx.settings.public_url + draft.uri,
+            comment_author=draft.name or "",
+            comment_author_email=draft.email or "",
+            comment_author_url=draft.website or "",
+            comment_content=draft.body,
+        )
+    )
 
 
 def _draft(ctx: Context, site: Site, actor: Actor, new: NewComment) -> _Draft:
@@ -129,6 +154,8 @@ def _draft(ctx: Context, site: Site, actor: Actor, new: NewComment) -> _Draft:
         ctx.limiter.hit("subscribe:a" + actor.address, ctx.settings.subscribe_rate)
     website = inputs.website(new.author_website)
     title = inputs.title(new.title)
+    if new.elapsed is not None and not -86400 <= new.elapsed <= 10**7:
+        raise errors.ValidationFailed("elapsed is a number of seconds", field="elapsed")
     ctx.limiter.hit("post:" + actor.key, ctx.settings.post_rate)
     if actor.reader_id is not None:
         ctx.limiter.hit("post:a" + actor.address, ctx.settings.post_rate)
@@ -140,9 +167,11 @@ def _draft(ctx: Context, site: Site, actor: Actor, new: NewComment) -> _Draft:
         email=email,
         website=website,
         title=title,
-        status=_initial_status(site, body),
         created_at=ctx.clock(),
         anchor=feedback.check_anchor(ctx, site, uri, new.anchor) if new.anchor else None,
+        signals=moderation.signals(
+            body, name, website, count_links(body), new.honeypot, new.elapsed
+        ),
     )
 
 
@@ -158,6 +187,7 @@ def _store(
             article = article_store.get_or_create(conn, site.id, draft.uri, title)
             known = (article.id, bool(article.title or title))
         article_id = known[0]
+        moderation.check_open(conn, article_id)
         parent: Comment | None = None
         if new.parent_id is not None:
             parent = comment_store.get(conn, new.parent_id)
@@ -170,6 +200,10 @@ def _store(
             if parent.status is not CommentStatus.APPROVED:
                 raise errors.UnknownComment(f"Comment {new.parent_id} is not visible")
         reader_id, minted = ensure_reader(ctx, conn, actor)
+        judged = moderation.judge(
+            ctx, conn, site, actor, None if minted else reader_id, draft.body, draft.name,
+            draft.email, draft.signals, draft.created_at,
+        )  # fmt: skip
         comment = comment_store.insert(
             conn,
             article_id=article_id,
@@ -182,13 +216,16 @@ def _store(
             body=draft.body,
             html=draft.html,
             renderer=RENDERER,
-            status=draft.status.value,
+            status=judged.status.value,
             created_at=draft.created_at,
             ip_hash=actor.address,
+            address_key=actor.address_key or None,
+            spam_score=judged.spam_score,
+            reasons=",".join(judged.reasons)[:200] or None,
             anchor=draft.anchor,
             anchor_state=draft.anchor["state"] if draft.anchor else None,
         )
-        approved = draft.status is CommentStatus.APPROVED
+        approved = judged.status is CommentStatus.APPROVED
         article_store.touch(conn, article_id, 1 if approved else 0)
         mailed = False
         if new.notify and draft.email:
@@ -221,7 +258,17 @@ def _posted(ctx: Context, site: Site, draft: _Draft, stored: PostResult) -> Post
     if mailed:
         ctx.wake_mailer()
     ctx.readers.put(reader_id, True)
-    return Posted(comment, reader_id, minted)
+    return Posted(as_seen_by_author(comment), reader_id, minted)
+
+
+def as_seen_by_author(comment: Comment) -> Comment:
+    """What the author is told: a shadow-banned author sees their comment as published,
+    and a spammer sees theirs as waiting for a moderator (nothing to tune against)."""
+    if comment.status is CommentStatus.SHADOWED:
+        return replace(comment, status=CommentStatus.APPROVED)
+    if comment.status is CommentStatus.SPAM:
+        return replace(comment, status=CommentStatus.PENDING)
+    return comment
 
 
 def get(ctx: Context, actor: Actor, comment_id: int) -> Comment:
@@ -233,6 +280,8 @@ def get(ctx: Context, actor: Actor, comment_id: int) -> Comment:
         raise errors.UnknownComment(f"No comment {comment_id}")
     if comment.status is CommentStatus.DELETED:
         raise errors.CommentGone(f"Comment {comment_id} has been deleted")
+    if not actor.staff:
+        return as_seen_by_author(comment)
     return comment
 
 
@@ -286,27 +335,46 @@ def _soft_delete(conn: Connection, comment: Comment) -> None:
     article_store.touch(conn, comment.article_id, -1 if was_counted else 0)
 
 
-def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Comment:
-    access.check_moderator(actor)
-    target = {
-        "approve": CommentStatus.APPROVED,
-        "reject": CommentStatus.REJECTED,
-        "spam": CommentStatus.SPAM,
-        "delete": CommentStatus.DELETED,
-    }[action]
+MODERATION_ACTIONS = {
+    "approve": CommentStatus.APPROVED,
+    "reject": CommentStatus.REJECTED,
+    "spam": CommentStatus.SPAM,
+    "delete": CommentStatus.DELETED,
+}
 
+
+def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Comment:
+    """A moderator's decision on a comment: moves it along ``TRANSITIONS``, resolves its
+    flags, teaches the spam classifier (approve: ham, spam: spam), records it in the audit
+    log and, when Akismet is on, reports spam/ham to it."""
+    target = MODERATION_ACTIONS.get(action)
+    if target is None:
+        raise errors.ValidationFailed(
+            "action must be approve, reject, spam or delete", field="action"
+        )
+    if not actor.staff:
+        access.check_moderator(actor)  # 401/403 before saying whether the comment exists
     now = ctx.clock()
 
-    def txn(conn: Connection) -> tuple[Comment | None, int]:
+    def txn(conn: Connection) -> tuple[Comment | None, int, Any]:
         comment = comment_store.get_for_update(conn, comment_id)
-        if comment is None:
+        site_id = moderation_store.site_of_comment(conn, comment_id) if comment else None
+        site = next((s for s in ctx.sites.values() if s.id == site_id), None)
+        if comment is None or site is None:
+            access.check_moderator(actor)
             raise errors.UnknownComment(f"No comment {comment_id}")
+        access.require(actor, "comment.moderate", site.name)
         mailed = 0
+        extra = moderation_store.comment_extra(conn, comment_id)
+        before = comment.status
         if comment.status is not target:
             if target not in TRANSITIONS[comment.status]:
                 raise errors.InvalidTransition(
                     f"A {comment.status.value} comment cannot become {target.value}"
                 )
+            trained = moderation.learn(conn, site.id, extra, target)
+            if trained is not None:
+                comment_store.update(conn, comment_id, trained=trained)
             if target is CommentStatus.DELETED:
                 _soft_delete(conn, comment)
             else:
@@ -318,13 +386,38 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
                 if target is CommentStatus.APPROVED:
                     # Deciding again after a reject → approve sends nothing twice.
                     mailed = subscriptions.decide(ctx, conn, comment, None, now, email_known=False)
-        return comment_store.get(conn, comment_id), mailed
+            audit_store.record(
+                conn, now, actor.audit_name, f"comment.{action}", f"comment:{comment_id}",
+                site.id, {"from": before.value, "to": target.value},
+            )  # fmt: skip
+        moderation_store.resolve_flags(conn, comment_id, now)
+        return comment_store.get(conn, comment_id), mailed, extra
 
-    updated, mailed = ctx.db.transact(txn)
+    updated, mailed, extra = ctx.db.transact(txn)
     assert updated is not None
     if mailed:
         ctx.wake_mailer()
+    if ctx.akismet is not None and target in (CommentStatus.SPAM, CommentStatus.APPROVED):
+        _report_to_akismet(ctx, extra, target is CommentStatus.SPAM)
     return updated
+
+
+def _report_to_akismet(ctx: Context, extra: Any, spam: bool) -> None:
+    from voxpop.spam.akismet import AkismetComment
+
+    if extra is None or not extra.body:
+        return
+    comment = AkismetComment(
+        user_ip="",
+        user_agent="",
+        comment_author=extra.author_name or "",
+        comment_author_email=extra.author_email or "",
+        comment_author_url=extra.author_website or "",
+        comment_content=extra.body,
+    )
+    ok = ctx.akismet.submit_spam(comment) if spam else ctx.akismet.submit_ham(comment)
+    if not ok:
+        log.warning("Akismet did not take the moderator's %s report", "spam" if spam else "ham")
 
 
 def vote(ctx: Context, actor: Actor, comment_id: int, value: int) -> tuple[VoteTally, int, bool]:

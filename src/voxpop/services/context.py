@@ -39,6 +39,11 @@ class Context:
     # (site id, limit) → (monotonic time, ranking) of /articles/top.
     ranked: Memo[tuple[int, int], tuple[float, Any]] = field(default_factory=lambda: Memo(64))
 
+    # Each site's word lists, compiled (services.moderation).
+    words: Any = None
+    # The Akismet client when VOXPOP_AKISMET_KEY is set (voxpop.spam.akismet.Akismet).
+    akismet: Any = None
+
     # Wakes the in-process outbox worker after a commit that queued mail (none: no-op).
     mail_wakeup: Callable[[], None] | None = None
 
@@ -49,6 +54,10 @@ class Context:
     def __post_init__(self) -> None:
         if self.versions is None:
             self.versions = VersionReader(self.db)
+        if self.words is None:
+            from voxpop.services.moderation import WordLists
+
+            self.words = WordLists()
 
     def site(self, name: str) -> Site:
         site = self.sites.get(name)
@@ -86,4 +95,9 @@ def open_context(settings: Settings, db: Database | None = None) -> Context:
     limiter: Limiter = NoLimiter()
     if settings.rate_limits:
         limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
-    return Context(settings=settings, db=db, limiter=limiter, sites=sites)
+    akismet = None
+    if settings.akismet_key:
+        from voxpop.spam.akismet import Akismet
+
+        akismet = Akismet(settings.akismet_key, settings.public_url, settings.akismet_url)
+    return Context(settings=settings, db=db, limiter=limiter, sites=sites, akismet=akismet)

@@ -42,7 +42,7 @@ from voxpop.mail import message as mail_message
 from voxpop.mail.render import Rendered, render
 from voxpop.mail.senders import Sender, SendError, from_settings
 from voxpop.model import CommentStatus, Site
-from voxpop.services import access
+from voxpop.services import access, privacy
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.subscriptions import Links, links
@@ -235,6 +235,8 @@ class Mailer:
         if time.monotonic() - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = time.monotonic()
             await self.prune()
+            # The outbox worker is also where the service's other housekeeping runs.
+            await asyncio.to_thread(privacy.forget_old_addresses, self.ctx)
         # The lease runs from ``now``, taken just before the claim. A send may start only
         # while it can finish (a send takes at most SEND_BUDGET timeouts) well inside the
         # lease: otherwise another worker could take the row and send it too.
@@ -557,7 +559,7 @@ def outbox(
     ctx: Context, actor: Actor, status: str | None, before: int | None, limit: int
 ) -> tuple[dict[str, int], list[Any]]:
     """Counts per status, and a page of rows (newest first) for the operators' view."""
-    access.check_moderator(actor)
+    access.require(actor, "outbox.manage", None)
     if status is not None and status not in outbox_store.STATUSES:
         raise errors.ValidationFailed(
             f"status must be one of {', '.join(outbox_store.STATUSES)}", field="status"
@@ -568,7 +570,7 @@ def outbox(
 
 def retry(ctx: Context, actor: Actor, row_ids: Sequence[int] | None) -> int:
     """Queue failed mails again (the given ones, or every failed one), due now."""
-    access.check_moderator(actor)
+    access.require(actor, "outbox.manage", None)
     now = ctx.clock()
 
     def txn(conn: Connection) -> int:

@@ -32,6 +32,7 @@ from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.store import articles as article_store
 from voxpop.store import audit as audit_store
+from voxpop.store import moderation as moderation_store
 from voxpop.store import revisions as revision_store
 
 MAX_TEXT = 1_000_000  # code points of an article's canonical text
@@ -171,7 +172,7 @@ def register(
 ) -> Registered:
     """Register the article's text as a new revision (unless it is unchanged) and
     re-anchor its feedback against it."""
-    access.check_moderator(actor)
+    access.require(actor, "article.register", site.name)
     path = inputs.uri(uri)
     clean_title = inputs.title(title)
     new_text, questions = canonical(text, html)
@@ -442,15 +443,22 @@ def lost(
     ctx: Context, actor: Actor, site: Site, uri: str | None
 ) -> list[tuple[str, int, dict[str, Any]]]:
     """Orphaned and ambiguous feedback of the site (or one article): (uri, id, anchor)."""
-    access.check_moderator(actor)
+    access.require(actor, "feedback.manage", site.name)
     path = inputs.uri(uri) if uri else None
     with ctx.db.read() as conn:
         return revision_store.lost(conn, site.id, path)
 
 
+def _site_of(ctx: Context, comment_id: int) -> str | None:
+    """The name of a comment's site (None when there is no such comment)."""
+    with ctx.db.read() as conn:
+        site_id = moderation_store.site_of_comment(conn, comment_id)
+    return next((s.name for s in ctx.sites.values() if s.id == site_id), None)
+
+
 def reattach(ctx: Context, actor: Actor, comment_id: int, start: int, end: int) -> dict[str, Any]:
     """A moderator attaches feedback by hand to ``[start, end)`` of the current text."""
-    access.check_moderator(actor)
+    access.require(actor, "feedback.manage", _site_of(ctx, comment_id))
     now = ctx.clock()
 
     def txn(conn: Connection) -> dict[str, Any]:

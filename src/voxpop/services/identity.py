@@ -15,17 +15,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from voxpop.errors import Unauthorized
+from voxpop.model import ALL_SITES, Role
 
 _PREFIX = "r1"
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is asking: a reader (maybe not yet minted), a moderator, their address hash."""
+    """Who is asking: a reader (maybe not yet minted), the holder of the admin token
+    (``moderator``: every right on every site), or a signed-in account with roles per site;
+    and the hashes of their address (``address``: salted per day, for limits;
+    ``address_key``: stable, what address bans match)."""
 
     reader_id: int | None
     moderator: bool
     address: str
+    address_key: str = ""
+    account_id: int | None = None
+    username: str | None = None
+    roles: tuple[tuple[str, Role], ...] = ()
 
     @property
     def key(self) -> str:
@@ -36,7 +44,26 @@ class Actor:
         """Who did it, as the audit log records it."""
         if self.moderator:
             return "admin-token"
+        if self.username is not None:
+            return f"account:{self.username}"
         return f"reader:{self.reader_id}" if self.reader_id is not None else "anonymous"
+
+    def role_on(self, site: str | None) -> Role | None:
+        """The actor's highest role on a site (None: on every site at once)."""
+        if self.moderator:
+            return Role.ADMIN
+        best: Role | None = None
+        for name, role in self.roles:
+            if name == ALL_SITES or (site is not None and name == site):
+                if role is Role.ADMIN:
+                    return role
+                best = role
+        return best
+
+    @property
+    def staff(self) -> bool:
+        """Holds any role anywhere (may open the admin UI)."""
+        return self.moderator or bool(self.roles)
 
 
 def _sign(secret: str, purpose: str, message: str) -> str:
@@ -68,6 +95,19 @@ def address_hash(secret: str, address: str, now: datetime | None = None) -> str:
 def sign(secret: str, purpose: str, message: str) -> str:
     """A short signature for other tokens (CSRF, cursors)."""
     return _sign(secret, purpose, message)
+
+
+def address_key(secret: str, address: str) -> str:
+    """A keyed hash of an address that does not change from day to day: what address bans
+    match. Stored with a comment only until VOXPOP_ADDRESS_RETENTION has passed."""
+    key = hmac.new(secret.encode(), b"address-key", hashlib.sha256).digest()
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def email_key(secret: str, email: str) -> str:
+    """A keyed hash of a lower-cased e-mail address: what e-mail bans match."""
+    key = hmac.new(secret.encode(), b"email-key", hashlib.sha256).digest()
+    return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def same(a: str, b: str) -> bool:

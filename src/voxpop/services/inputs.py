@@ -16,6 +16,11 @@ def _clean_line(value: str) -> str:
     return _CONTROL.sub("", unicodedata.normalize("NFC", value)).replace("\n", " ").strip()
 
 
+def clean_text(value: str) -> str:
+    """One line of free text (a note, a reason): normalised, no control characters."""
+    return _clean_line(value)
+
+
 def uri(value: str) -> str:
     """The normalised article path: from a path or a full URL, no fragment, one leading /."""
     value = value.strip()

@@ -228,7 +228,7 @@ def require_reader(reader_id: int | None) -> int:
 def of_article(
     ctx: Context, actor: Actor, site: Site, uri: str, limit: int, offset: int
 ) -> tuple[RatingTally, list[StoredRating]]:
-    access.check_moderator(actor)
+    access.require(actor, "rating.manage", site.name)
     path = inputs.uri(uri)
     with ctx.db.read() as conn:
         article = article_store.get(conn, site.id, path)
@@ -240,7 +240,7 @@ def of_article(
 
 
 def of_reader(ctx: Context, actor: Actor, site: Site, reader_id: int) -> list[StoredRating]:
-    access.check_moderator(actor)
+    access.require(actor, "rating.manage", site.name)
     with ctx.db.read() as conn:
         rows = rating_store.of_reader(conn, site.id, reader_id)
     return [_stored(r, r["uri"]) for r in rows]
@@ -251,7 +251,7 @@ def moderator_remove(
 ) -> int:
     """Remove a reader's rating of one article, or (``uri`` None) all their ratings on the
     site; the aggregates follow and an audit entry records it. Returns how many went."""
-    access.check_moderator(actor)
+    access.require(actor, "rating.manage", site.name)
     path = inputs.uri(uri) if uri is not None else None
     now = ctx.clock()
 

@@ -32,3 +32,17 @@ def recent(conn: Connection, limit: int = 100, action_prefix: str = "") -> list[
     if action_prefix:
         query = query.where(audit.c.action.startswith(action_prefix, autoescape=True))
     return list(conn.execute(query).mappings())
+
+
+def page(
+    conn: Connection, site_id: int | None, before: int | None, limit: int, action_prefix: str = ""
+) -> list[Any]:
+    """Newest first, keyset by id. With a site: its entries only."""
+    query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
+    if site_id is not None:
+        query = query.where(audit.c.site_id == site_id)
+    if before is not None:
+        query = query.where(audit.c.id < before)
+    if action_prefix:
+        query = query.where(audit.c.action.startswith(action_prefix, autoescape=True))
+    return list(conn.execute(query).mappings())

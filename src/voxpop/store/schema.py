@@ -70,6 +70,8 @@ articles = sa.Table(
     ),
     # Number of the article's current text revision; 0 while it has none registered.
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    # Set while the article takes no new comments (a moderator closed it).
+    sa.Column("closed_at", UTCDateTime, nullable=True),
     # No index on the counters: rating and comment writes then update the row in place
     # (PostgreSQL HOT updates) instead of bloating indexes on hot articles.
     sa.UniqueConstraint("site_id", "uri"),
@@ -128,12 +130,29 @@ comments = sa.Table(
     sa.Column("anchor", sa.JSON(none_as_null=True), nullable=True),
     # The anchor's state, outside the JSON so lost feedback can be listed by index.
     sa.Column("anchor_state", sa.String(16), nullable=True),
+    # A keyed hash of the address that stays the same across days (``ip_hash`` is salted per
+    # day): what an address ban matches. Both are forgotten after VOXPOP_ADDRESS_RETENTION.
+    sa.Column("address_key", sa.String(32), nullable=True),
+    # The spam probability at posting time, and why the policy held or rejected it
+    # (comma-separated reason codes, e.g. ``links,new_author``).
+    sa.Column("spam_score", sa.Float, nullable=True),
+    sa.Column("reasons", sa.String(200), nullable=True),
+    # What the classifier learnt from this comment (``spam``/``ham``), so that a later
+    # decision can unlearn it: the model follows the moderators' latest word.
+    sa.Column("trained", sa.String(8), nullable=True),
+    # Readers' flags not yet resolved by a moderator.
+    sa.Column("flags", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_comments_top_new", "article_id", "root_id", "created_at", "id"),
     sa.Index("ix_comments_top_best", "article_id", "root_id", "score", "id"),
     sa.Index("ix_comments_root", "root_id", "created_at"),
     sa.Index("ix_comments_parent", "parent_id"),
     sa.Index("ix_comments_reader", "reader_id"),
     sa.Index("ix_comments_anchor_state", "anchor_state", "article_id"),
+    # The moderation queue: one status, newest first.
+    sa.Index("ix_comments_status", "status", "created_at"),
+    sa.Index("ix_comments_flagged", "flags", "created_at"),
+    # A reader's or an address's recent comments (the repetition check of every post).
+    sa.Index("ix_comments_address_key", "address_key", "created_at"),
 )
 
 votes = sa.Table(
@@ -249,4 +268,107 @@ outbox = sa.Table(
     sa.Index("ix_outbox_digest", "digest_id"),
     sa.Index("ix_outbox_subscription", "subscription_id"),
     sqlite_autoincrement=True,
+)
+
+
+# Moderators and admins. Passwords are Argon2id hashes; usernames are lower-cased.
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime, nullable=True),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+# An account's role on a site (``*``: every site): ``moderator`` or ``admin``.
+account_roles = sa.Table(
+    "account_roles",
+    metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+)
+
+# Signed-in sessions of the admin UI. The cookie holds a random token; only its SHA-256 is
+# kept here, so a copy of the database signs nobody in.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_sessions_account", "account_id"),
+    sa.Index("ix_sessions_expires", "expires_at"),
+)
+
+# Who may not comment on a site, until when (NULL: for good). ``kind`` is ``reader`` (value:
+# the reader id), ``address`` (the comment's ``address_key``) or ``email`` (a keyed hash of
+# the lower-cased address).
+bans = sa.Table(
+    "bans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("value", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("until", UTCDateTime, nullable=True),
+    sa.Column("lifted_at", UTCDateTime, nullable=True),
+    sa.Index("ix_bans_lookup", "site_id", "kind", "value"),
+    sqlite_autoincrement=True,
+)
+
+# A site's word lists: ``banned`` words reject a comment, ``suspect`` words hold it.
+words = sa.Table(
+    "words",
+    metadata,
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("word", sa.String(100), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# What moderators decided about a reader on a site: trusted (skips the queue) or
+# shadow-banned (their comments are visible to themselves only).
+authors = sa.Table(
+    "authors",
+    metadata,
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), primary_key=True),
+    sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), primary_key=True),
+    sa.Column("trusted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("shadowed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Readers' flags on comments: one per comment and flagger (``r<reader id>`` or
+# ``a<address key>``), resolved when a moderator decides on the comment.
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id"), nullable=False),
+    sa.Column("flagger", sa.String(40), nullable=False),
+    sa.Column("reason", sa.String(16), nullable=False),
+    sa.Column("note", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("comment_id", "flagger"),
+)
+
+# The spam classifier's counts per site: for each token, in how many spam and ham comments
+# it appeared. The token ``__docs__`` counts the comments themselves.
+spam_tokens = sa.Table(
+    "spam_tokens",
+    metadata,
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), primary_key=True),
+    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column("spam", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ham", sa.Integer, nullable=False, server_default="0"),
 )

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from voxpop.model import MAX_ID, Filter, Sort
@@ -13,7 +14,7 @@ from voxpop.services import comments as comment_service
 from voxpop.services.identity import reader_token
 from voxpop.web import body, serialize
 from voxpop.web.cache import Entry, ThreadCache, thread_key
-from voxpop.web.deps import actor, context, known_query
+from voxpop.web.deps import actor, akismet_client, context, known_query
 from voxpop.web.problems import PROBLEM
 from voxpop.web.schemas import (
     AnchorAt,
@@ -43,7 +44,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": "a problem"} for code in codes}
 
 
-def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
+def openapi_document(
+    schema: dict[str, Any], extra_models: tuple[type[BaseModel], ...] = ()
+) -> dict[str, Any]:
     """Make every documented error what it really is: problem+json with our Problem shape."""
     problem_ref = {"$ref": "#/components/schemas/Problem"}
     for operations in schema.get("paths", {}).values():
@@ -55,7 +58,7 @@ def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    for model in (
+    models: tuple[type[BaseModel], ...] = (
         Problem,
         CommentIn,
         VoteIn,
@@ -65,7 +68,9 @@ def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
         AnchorAt,
         SubscriptionIn,
         OutboxRetryIn,
-    ):
+        *extra_models,
+    )
+    for model in models:
         document = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(document.pop("$defs", {}))
         components[model.__name__] = document
@@ -149,6 +154,9 @@ async def post_comment(request: Request) -> Response:
         author_website=payload.author_website,
         anchor=payload.anchor.model_dump() if payload.anchor else None,
         notify=payload.notify,
+        honeypot=payload.honeypot,
+        elapsed=payload.elapsed,
+        client=akismet_client(request),
     )
     posted = await comment_service.post_async(ctx, site, who, new)
     data = serialize.comment(posted.comment)

@@ -10,7 +10,13 @@ from fastapi.dependencies.utils import get_flat_dependant
 
 from voxpop.errors import Unauthorized, ValidationFailed
 from voxpop.services.context import Context
-from voxpop.services.identity import Actor, address_hash, same, verify_reader_token
+from voxpop.services.identity import (
+    Actor,
+    address_hash,
+    address_key,
+    same,
+    verify_reader_token,
+)
 
 
 def context(request: Request) -> Context:
@@ -70,12 +76,22 @@ def actor(request: Request, reader_token: str | None = None) -> Actor:
     """The caller: moderator (admin token), a reader (signed token) or a new visitor."""
     ctx = context(request)
     settings = ctx.settings
-    address = address_hash(
-        settings.secret_key, client_address(request, settings.trusted_proxies), ctx.clock()
-    )
+    client = client_address(request, settings.trusted_proxies)
+    address = address_hash(settings.secret_key, client, ctx.clock())
+    key = address_key(settings.secret_key, client)
     token = reader_token if reader_token is not None else bearer(request)
     if not token:
-        return Actor(None, False, address)
+        return Actor(None, False, address, key)
     if settings.admin_token and same(token, settings.admin_token):
-        return Actor(None, True, address)
-    return Actor(verify_reader_token(settings.secret_key, token), False, address)
+        return Actor(None, True, address, key)
+    return Actor(verify_reader_token(settings.secret_key, token), False, address, key)
+
+
+def akismet_client(request: Request) -> tuple[str, str] | None:
+    """The request's address and user agent, for Akismet only (never stored); None when
+    Akismet is off."""
+    ctx = context(request)
+    if ctx.akismet is None:
+        return None
+    address = client_address(request, ctx.settings.trusted_proxies)
+    return address, request.headers.get("user-agent", "")[:500]

@@ -18,13 +18,14 @@ from voxpop import errors
 from voxpop.model import MAX_ID, Filter, Rating, Site, Sort
 from voxpop.services import comments as comment_service
 from voxpop.services import feedback as feedback_service
+from voxpop.services import moderation as moderation_service
 from voxpop.services import ratings as rating_service
 from voxpop.services import subscriptions as subscription_service
 from voxpop.services.context import Context
-from voxpop.services.identity import Actor, reader_token
+from voxpop.services.identity import Actor, reader_token, same, sign
 from voxpop.store.subscriptions import Subscription
 from voxpop.web import csrf, demo
-from voxpop.web.deps import actor, context
+from voxpop.web.deps import actor, akismet_client, context
 from voxpop.web.i18n import Translator, pick
 from voxpop.web.serialize import iso
 
@@ -35,6 +36,16 @@ MAIL_PAGES = frozenset({"/subscriptions/confirm", "/subscriptions/manage", "/uns
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 MANAGE_NOTICES = ("cancelled", "cancelled_all", "instant", "digest", "unchanged")
 TEMPLATES = Path(__file__).parent / "templates"
+# The admin pages: never cached, never framed (not even by the sites), scripts only from
+# here, and forms only to here.
+ADMIN_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
 
 env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -85,6 +96,7 @@ class Pages:
         r.add_api_route("/comments", self.post_form, methods=["POST"])
         r.add_api_route("/comments/vote", self.vote_form, methods=["POST"])
         r.add_api_route("/comments/rate", self.rate_form, methods=["POST"])
+        r.add_api_route("/comments/flag", self.flag_form, methods=["POST"])
         r.add_api_route("/comments/fragment", self.fragment, methods=["GET"])
         r.add_api_route("/subscriptions/confirm", self.confirm_page, methods=["GET"])
         r.add_api_route("/unsubscribe", self.unsubscribe_page, methods=["GET"])
@@ -114,6 +126,7 @@ class Pages:
         if site.rating.enabled:
             rating = await run_in_threadpool(rating_service.get, ctx, site, _reader(request), uri)
         t = Translator(pick(request.query_params.get("lang"), site.language))
+        closed = await run_in_threadpool(moderation_service.is_closed, ctx, site, uri)
         nonce = request.cookies.get(csrf.COOKIE) or csrf.new_nonce()
         title = page.article.title if page.article and page.article.title else uri
         html = env.get_template("comments.html").render(
@@ -129,6 +142,8 @@ class Pages:
             reply_to=extra.pop("reply_to", None),
             rating=rating,
             rating_policy=site.rating,
+            closed=closed,
+            started=_started(ctx),
             **extra,
         )
         response = HTMLResponse(html, status_code=status)
@@ -159,6 +174,8 @@ class Pages:
             notice = "posted_" + posted
         elif q.get("voted"):
             notice = "voted"
+        elif q.get("flagged"):
+            notice = "flagged"
         elif q.get("rated") in ("saved", "removed"):
             notice = "rating_" + q["rated"]
         return await self._render_thread(
@@ -178,6 +195,9 @@ class Pages:
                 author_email=fields.get("author_email"),
                 author_website=fields.get("author_website"),
                 notify=fields.get("notify") or None,
+                honeypot=fields.get("homepage") or None,
+                elapsed=_elapsed(ctx, fields.get("started")),
+                client=akismet_client(request),
             )
             posted = await run_in_threadpool(comment_service.post, ctx, site, who, new)
         except errors.VoxpopError as exc:
@@ -213,6 +233,20 @@ class Pages:
         if minted:
             _remember_reader(request, response, reader_id)
         return response
+
+    async def flag_form(self, request: Request) -> Response:
+        """Report a comment to the moderators with a plain form."""
+        ctx, fields, site, uri, sort = await _read_form(request)
+        who = _form_actor(request, fields)
+        comment_id = _int(fields.get("comment_id"))
+        if comment_id is None:
+            raise errors.ValidationFailed("Choose a comment to report", field="comment_id")
+        await run_in_threadpool(
+            moderation_service.flag, ctx, site, who, comment_id, fields.get("reason", ""),
+            fields.get("note", ""),
+        )  # fmt: skip
+        target = thread_url(uri or "/", site.name, sort=sort.value, flagged="1")
+        return RedirectResponse(f"{target}#c{comment_id}", status_code=303)
 
     async def rate_form(self, request: Request) -> Response:
         """Rate (``stars``) or withdraw one's rating (``remove``) with a plain form."""
@@ -426,6 +460,12 @@ def error_page(request: Request, exc: errors.VoxpopError) -> Response | None:
         return None
     if "text/html" not in request.headers.get("accept", ""):
         return None
+    if request.url.path == "/admin" or request.url.path.startswith("/admin/"):
+        html = env.get_template("admin/error.html").render(
+            who=None, title=exc.title, detail=exc.detail, status=exc.status,
+            signin=isinstance(exc, errors.Unauthorized),
+        )  # fmt: skip
+        return HTMLResponse(html, status_code=exc.status, headers=ADMIN_HEADERS)
     t = Translator(pick(request.query_params.get("lang"), "en"))
     html = env.get_template("error.html").render(t=t, title=exc.title, detail=exc.detail)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else None
@@ -561,6 +601,22 @@ def _json_ld(public_url: str, uri: str, title: str, rating: Rating | None) -> st
     # Inside <script>, "</" and "<!--" must not appear: escape every "<", ">" and "&".
     text = orjson.dumps(data).decode()
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _started(ctx: Context) -> str:
+    """When the form was shown, signed: the post's time to submit is a spam signal."""
+    stamp = str(int(ctx.clock().timestamp() * 1000))
+    return f"{stamp}.{sign(ctx.settings.secret_key, 'form-started', stamp)}"
+
+
+def _elapsed(ctx: Context, raw: str | None) -> float | None:
+    """Seconds since the form was shown; None when the stamp is missing or forged."""
+    stamp, _, signature = (raw or "").partition(".")
+    if not stamp.isdigit() or len(stamp) > 16:
+        return None
+    if not same(sign(ctx.settings.secret_key, "form-started", stamp), signature):
+        return None
+    return ctx.clock().timestamp() - int(stamp) / 1000
 
 
 def _safe_int(raw: str | None) -> int | None:

@@ -48,6 +48,9 @@ class CommentIn(BaseModel):
     author_website: Annotated[str, Field(max_length=2000)] | None = None
     anchor: AnchorIn | None = None
     notify: Literal["thread", "replies"] | None = None
+    # Anti-spam: a hidden field people leave empty, and the seconds the form was open.
+    honeypot: Annotated[str, Field(max_length=1000)] | None = None
+    elapsed: Annotated[float, Field(ge=-86400, le=10_000_000)] | None = None
 
 
 class CommentPatch(BaseModel):
@@ -130,7 +133,7 @@ class CommentOut(BaseModel):
     edited_at: str | None
     votes: VotesOut
     anchor: AnchorOut | None
-    status: Literal["approved", "pending", "rejected", "spam", "deleted"]
+    status: Literal["approved", "pending", "rejected", "spam", "deleted", "shadowed"]
     deleted: bool
     replies: list[CommentOut]
 

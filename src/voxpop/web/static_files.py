@@ -57,6 +57,9 @@ def router() -> APIRouter:
     styles = {}
     for path in STATIC.glob("*.css"):
         styles[path.name] = Asset(path.read_bytes(), "text/css; charset=utf-8")
+    for path in STATIC.glob("*.js"):
+        if path.name != "embed.js":  # served, with its messages, at /embed.js
+            styles[path.name] = Asset(path.read_bytes(), "text/javascript; charset=utf-8")
     r = APIRouter(include_in_schema=False)
 
     @r.get("/embed.js")

@@ -305,6 +305,7 @@
       });
     }
     if (c.status === "approved") box.append(button("reply", t("reply"), { "aria-expanded": "false" }));
+    if (c.status === "approved" && !isOwn(id)) box.append(button("report", t("report"), { "aria-expanded": "false" }));
     if (canChange(id)) box.append(button("edit", t("edit")), button("delete", t("delete")));
     paintVotes(st, box);
     return box;
@@ -393,6 +394,7 @@
       kind !== "new" && button(p ? "fbclose" : "cancel", t("cancel"), { class: "voxpop-btn voxpop-secondary voxpop-cancel" })
     ]));
     var textarea = form.elements.body;
+    form.t0 = Date.now(); // time to submit: a spam signal
     if (edit) textarea.value = st.c.id in bodies ? bodies[st.c.id] : htmlToText(st.c.html);
 
     form.addEventListener("submit", function (e) {
@@ -418,7 +420,7 @@
           announce(t("updated"));
         });
       } else {
-        var data = Object.assign({ site: cfg.site, uri: cfg.uri, title: cfg.title, body: body }, values);
+        var data = Object.assign({ site: cfg.site, uri: cfg.uri, title: cfg.title, body: body, elapsed: (Date.now() - form.t0) / 1e3 }, values);
         if (st) data.parent_id = st.c.id;
         if (p) data.anchor = { selector: p.sel };
         request = values.notify && !values.author_email ? Promise.reject({ problem: { code: "notify_email", field: "author_email" } }) : api("POST", "comments", null, data).then(function (c) {
@@ -475,13 +477,36 @@
   function openForm(st, kind, trigger) {
     if (st.form && st.kind === kind) return focus(st.form.elements.body);
     Object.keys(S).forEach(function (id) { closeForm(S[id], false); }); // one open form at a time
-    st.form = makeForm(kind, st);
+    st.form = kind === "report" ? reportForm(st) : makeForm(kind, st);
     st.kind = kind;
     st.trigger = trigger;
     trigger.setAttribute("aria-expanded", "true");
     if (kind === "edit") st.body.hidden = true;
     st.slot.append(st.form);
-    focus(st.form.elements.body);
+    focus(st.form.elements[0]);
+  }
+
+  // Flag a comment for the moderators, with a reason.
+  function reportForm(st) {
+    var sel = uid(), form = h("form", { class: "voxpop-form", "aria-label": t("report") }, [
+      h("label", { for: sel, text: t("report_why") }),
+      h("select", { id: sel, name: "reason" }, ["spam", "abuse", "off_topic", "other"].map(function (v) {
+        return h("option", { value: v, text: t("why_" + v) });
+      }))
+    ]);
+    showError(form, null);
+    form.append(h("div", { class: "voxpop-buttons" }, [
+      h("button", { type: "submit", class: "voxpop-primary", text: t("report") }),
+      button("cancel", t("cancel"), { class: "voxpop-btn voxpop-secondary" })
+    ]));
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      api("POST", "comments/" + st.c.id + "/flag", { site: cfg.site }, { reason: form.elements.reason.value }).then(function () {
+        closeForm(st, true);
+        announce(t("reported"));
+      }, function (err) { fieldError(form, err); });
+    });
+    return form;
   }
 
   function closeForm(st, refocus) {
@@ -1348,6 +1373,7 @@
       else if (act === "vote") vote(st, +b.getAttribute("data-value"));
       else if (act === "reply" && st.kind === "reply" && st.form) closeForm(st, true);
       else if (act === "reply") openForm(st, "reply", b);
+      else if (act === "report") st.form && st.kind === act ? closeForm(st, true) : openForm(st, act, b);
       else if (act === "edit") openForm(st, "edit", b);
       else if (act === "delete") remove(st);
       else if (act === "cancel") closeForm(st, true);

@@ -1,0 +1,371 @@
+"""Moderation: bans, word lists, author marks, flags, the spam classifier's counts, and
+the queue with each comment's context. Every listing is one query (no N+1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from voxpop.store.schema import articles, authors, bans, comments, flags, spam_tokens, words
+from voxpop.store.upsert import insert_ignore
+
+# --- bans ----------------------------------------------------------------------------
+
+
+def add_ban(conn: Connection, **values: Any) -> int:
+    return int(conn.execute(sa.insert(bans).values(**values).returning(bans.c.id)).scalar_one())
+
+
+def active_ban(
+    conn: Connection, site_id: int, keys: Iterable[tuple[str, str]], now: datetime
+) -> Any | None:
+    """The longest-running active ban among (kind, value) pairs, or None."""
+    pairs = [sa.and_(bans.c.kind == k, bans.c.value == v) for k, v in keys if v]
+    if not pairs:
+        return None
+    stmt = (
+        sa.select(bans)
+        .where(
+            bans.c.site_id == site_id,
+            sa.or_(*pairs),
+            bans.c.lifted_at.is_(None),
+            sa.or_(bans.c.until.is_(None), bans.c.until > now),
+        )
+        .order_by(bans.c.until.is_(None).desc(), bans.c.until.desc())
+        .limit(1)
+    )
+    return conn.execute(stmt).first()
+
+
+def get_ban(conn: Connection, ban_id: int) -> Any | None:
+    return conn.execute(sa.select(bans).where(bans.c.id == ban_id)).first()
+
+
+def lift_ban(conn: Connection, ban_id: int, now: datetime) -> None:
+    conn.execute(sa.update(bans).where(bans.c.id == ban_id).values(lifted_at=now))
+
+
+def list_bans(conn: Connection, site_id: int, now: datetime, limit: int = 500) -> list[Any]:
+    stmt = (
+        sa.select(bans)
+        .where(
+            bans.c.site_id == site_id,
+            bans.c.lifted_at.is_(None),
+            sa.or_(bans.c.until.is_(None), bans.c.until > now),
+        )
+        .order_by(bans.c.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(stmt))
+
+
+# --- words ---------------------------------------------------------------------------
+
+
+def word_lists(conn: Connection, site_id: int) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"banned": [], "suspect": []}
+    stmt = sa.select(words.c.kind, words.c.word).where(words.c.site_id == site_id)
+    for row in conn.execute(stmt.order_by(words.c.word)):
+        out.setdefault(str(row.kind), []).append(str(row.word))
+    return out
+
+
+def replace_words(
+    conn: Connection, site_id: int, kind: str, new: Sequence[str], now: datetime
+) -> None:
+    conn.execute(sa.delete(words).where(words.c.site_id == site_id, words.c.kind == kind))
+    for word in new:
+        insert_ignore(conn, words, site_id=site_id, kind=kind, word=word, created_at=now)
+
+
+# --- authors -------------------------------------------------------------------------
+
+
+def author_mark(conn: Connection, site_id: int, reader_id: int) -> Any | None:
+    return conn.execute(
+        sa.select(authors.c.trusted, authors.c.shadowed).where(
+            authors.c.site_id == site_id, authors.c.reader_id == reader_id
+        )
+    ).first()
+
+
+def set_author_mark(
+    conn: Connection, site_id: int, reader_id: int, now: datetime, **marks: bool
+) -> None:
+    inserted = insert_ignore(
+        conn, authors, site_id=site_id, reader_id=reader_id, trusted=False, shadowed=False,
+        updated_at=now,
+    )  # fmt: skip
+    del inserted
+    conn.execute(
+        sa.update(authors)
+        .where(authors.c.site_id == site_id, authors.c.reader_id == reader_id)
+        .values(updated_at=now, **marks)
+    )
+
+
+def approved_count(conn: Connection, site_id: int, reader_id: int) -> int:
+    """How many of the reader's comments on the site are approved (new author: 0)."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(comments.join(articles, articles.c.id == comments.c.article_id))
+        .where(
+            comments.c.reader_id == reader_id,
+            articles.c.site_id == site_id,
+            comments.c.status == "approved",
+        )
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def recent_bodies(
+    conn: Connection, reader_id: int | None, address_key: str, since: datetime, limit: int = 20
+) -> list[str]:
+    """Bodies of the latest comments by this reader or from this address: repetition."""
+    who = [comments.c.address_key == address_key] if address_key else []
+    if reader_id is not None:
+        who.append(comments.c.reader_id == reader_id)
+    if not who:
+        return []
+    stmt = (
+        sa.select(comments.c.body)
+        .where(sa.or_(*who), comments.c.created_at >= since)
+        .order_by(comments.c.id.desc())
+        .limit(limit)
+    )
+    return [str(r.body) for r in conn.execute(stmt)]
+
+
+# --- flags ---------------------------------------------------------------------------
+
+
+def add_flag(conn: Connection, **values: Any) -> bool:
+    """Record a flag; False when this flagger already flagged the comment."""
+    return bool(insert_ignore(conn, flags, **values).rowcount)
+
+
+def count_open_flags(conn: Connection, comment_id: int) -> int:
+    stmt = sa.select(sa.func.count()).where(
+        flags.c.comment_id == comment_id, flags.c.resolved_at.is_(None)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def resolve_flags(conn: Connection, comment_id: int, now: datetime) -> None:
+    conn.execute(
+        sa.update(flags)
+        .where(flags.c.comment_id == comment_id, flags.c.resolved_at.is_(None))
+        .values(resolved_at=now)
+    )
+    conn.execute(sa.update(comments).where(comments.c.id == comment_id).values(flags=0))
+
+
+def flags_of(conn: Connection, comment_ids: Sequence[int]) -> dict[int, list[Any]]:
+    if not comment_ids:
+        return {}
+    stmt = (
+        sa.select(flags.c.comment_id, flags.c.reason, flags.c.note, flags.c.created_at)
+        .where(flags.c.comment_id.in_(list(comment_ids)), flags.c.resolved_at.is_(None))
+        .order_by(flags.c.id)
+    )
+    out: dict[int, list[Any]] = {}
+    for row in conn.execute(stmt):
+        out.setdefault(int(row.comment_id), []).append(row)
+    return out
+
+
+# --- the spam classifier's counts ----------------------------------------------------
+
+DOCS = "__docs__"
+
+
+def token_counts(
+    conn: Connection, site_id: int, tokens: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """(spam, ham) counts of the given tokens and of ``__docs__`` (the comment totals)."""
+    wanted = sorted({*tokens, DOCS})
+    out: dict[str, tuple[int, int]] = {}
+    for i in range(0, len(wanted), 500):
+        stmt = sa.select(spam_tokens.c.token, spam_tokens.c.spam, spam_tokens.c.ham).where(
+            spam_tokens.c.site_id == site_id, spam_tokens.c.token.in_(wanted[i : i + 500])
+        )
+        out.update((str(r.token), (int(r.spam), int(r.ham))) for r in conn.execute(stmt))
+    return out
+
+
+def learn(conn: Connection, site_id: int, tokens: Sequence[str], spam: int, ham: int) -> None:
+    """Add ``spam``/``ham`` (±1) to each token's counts and to the comment totals."""
+    for token in sorted({*tokens, DOCS}):
+        insert_ignore(conn, spam_tokens, site_id=site_id, token=token, spam=0, ham=0)
+    conn.execute(
+        sa.update(spam_tokens)
+        .where(spam_tokens.c.site_id == site_id, spam_tokens.c.token.in_(sorted({*tokens, DOCS})))
+        .values(
+            spam=sa.func.max(spam_tokens.c.spam + spam, 0)
+            if conn.dialect.name == "sqlite"
+            else sa.func.greatest(spam_tokens.c.spam + spam, 0),
+            ham=sa.func.max(spam_tokens.c.ham + ham, 0)
+            if conn.dialect.name == "sqlite"
+            else sa.func.greatest(spam_tokens.c.ham + ham, 0),
+        )
+    )
+
+
+# --- the queue -----------------------------------------------------------------------
+
+TABS = ("pending", "flagged", "spam", "rejected", "shadowed", "approved")
+
+
+def _tab_condition(tab: str) -> Any:
+    if tab == "flagged":
+        return sa.and_(comments.c.flags > 0, comments.c.status.in_(("approved", "pending")))
+    return comments.c.status == tab
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def queue(
+    conn: Connection,
+    site_id: int,
+    tab: str,
+    text: str = "",
+    author: str = "",
+    article: str = "",
+    before: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> list[Any]:
+    """A page of the tab's comments, newest first, each with its article and parent."""
+    parent = comments.alias("parent")
+    c = comments.c
+    stmt = (
+        sa.select(
+            c.id,
+            c.article_id,
+            c.parent_id,
+            c.reader_id,
+            c.author_name,
+            c.author_email,
+            c.author_website,
+            c.body,
+            c.html,
+            c.status,
+            c.created_at,
+            c.edited_at,
+            c.up,
+            c.down,
+            c.spam_score,
+            c.reasons,
+            c.flags,
+            c.address_key,
+            c.anchor,
+            articles.c.uri,
+            articles.c.title,
+            articles.c.closed_at,
+            parent.c.author_name.label("parent_author"),
+            parent.c.body.label("parent_body"),
+        )  # fmt: skip
+        .select_from(
+            comments.join(articles, articles.c.id == c.article_id).outerjoin(
+                parent, parent.c.id == c.parent_id
+            )
+        )
+        .where(articles.c.site_id == site_id, _tab_condition(tab))
+    )
+    if text:
+        stmt = stmt.where(c.body.ilike(_like(text), escape="\\"))
+    if author:
+        if author.isdigit():
+            stmt = stmt.where(c.reader_id == int(author))
+        else:
+            stmt = stmt.where(c.author_name.ilike(_like(author), escape="\\"))
+    if article:
+        stmt = stmt.where(articles.c.uri.ilike(_like(article), escape="\\"))
+    if before is not None:
+        at, last = before
+        stmt = stmt.where(sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.id < last)))
+    stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+    return list(conn.execute(stmt))
+
+
+def tab_counts(conn: Connection, site_id: int) -> dict[str, int]:
+    """How many comments each tab holds (approved is not counted: it is everything)."""
+    out = {}
+    for tab in TABS:
+        if tab == "approved":
+            continue
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(comments.join(articles, articles.c.id == comments.c.article_id))
+            .where(articles.c.site_id == site_id, _tab_condition(tab))
+        )
+        out[tab] = int(conn.execute(stmt).scalar_one())
+    return out
+
+
+def histories(
+    conn: Connection, site_id: int, reader_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    """For each reader: how many of their comments on the site are in each status."""
+    if not reader_ids:
+        return {}
+    stmt = (
+        sa.select(comments.c.reader_id, comments.c.status, sa.func.count().label("n"))
+        .select_from(comments.join(articles, articles.c.id == comments.c.article_id))
+        .where(articles.c.site_id == site_id, comments.c.reader_id.in_(sorted(set(reader_ids))))
+        .group_by(comments.c.reader_id, comments.c.status)
+    )
+    out: dict[int, dict[str, int]] = {}
+    for row in conn.execute(stmt):
+        out.setdefault(int(row.reader_id), {})[str(row.status)] = int(row.n)
+    return out
+
+
+def marks_of(conn: Connection, site_id: int, reader_ids: Sequence[int]) -> dict[int, Any]:
+    if not reader_ids:
+        return {}
+    stmt = sa.select(authors).where(
+        authors.c.site_id == site_id, authors.c.reader_id.in_(sorted(set(reader_ids)))
+    )
+    return {int(r.reader_id): r for r in conn.execute(stmt)}
+
+
+def site_of_comment(conn: Connection, comment_id: int) -> int | None:
+    stmt = (
+        sa.select(articles.c.site_id)
+        .select_from(comments.join(articles, articles.c.id == comments.c.article_id))
+        .where(comments.c.id == comment_id)
+    )
+    value = conn.execute(stmt).scalar()
+    return int(value) if value is not None else None
+
+
+def comment_extra(conn: Connection, comment_id: int) -> Any | None:
+    """The moderation columns of a comment (not part of the public Comment)."""
+    c = comments.c
+    stmt = sa.select(
+        c.address_key, c.author_email, c.spam_score, c.reasons, c.trained, c.flags, c.body,
+        c.author_name, c.author_website,
+    ).where(c.id == comment_id)  # fmt: skip
+    return conn.execute(stmt).first()
+
+
+def set_closed(conn: Connection, article_id: int, at: datetime | None) -> None:
+    conn.execute(
+        sa.update(articles)
+        .where(articles.c.id == article_id)
+        .values(closed_at=at, version=articles.c.version + 1)
+    )
+
+
+def closed_at(conn: Connection, article_id: int) -> datetime | None:
+    value = conn.execute(
+        sa.select(articles.c.closed_at).where(articles.c.id == article_id)
+    ).scalar()
+    return value if isinstance(value, datetime) else None

@@ -1,0 +1,583 @@
+"""Privacy through the HTTP API, on SQLite and PostgreSQL: a reader's export and erasure,
+an operator's purge of an author on one site, and the retention of address hashes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from voxpop.services import privacy as privacy_service
+from voxpop.services.comments import wilson
+from voxpop.services.identity import reader_token
+from voxpop.services.subscriptions import confirm_token
+from voxpop.store.db import Database
+from voxpop.web import privacy_api
+
+from .conftest import ADMIN, SECRET, AppFactory, post, rows
+
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+TEXT = "The council voted to keep the library open late on weekdays for a trial year."
+
+
+def passage() -> dict[str, Any]:
+    quote = {"exact": "open late on weekdays", "prefix": "the library ", "suffix": " for a"}
+    return {"selector": [{"type": "TextQuoteSelector", **quote}]}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def reader_of(token: str) -> int:
+    return int(token.split(".")[1])
+
+
+def with_privacy(client: TestClient) -> TestClient:
+    """The app with the privacy routes (once ``create_app`` includes them, as it is)."""
+    app: Any = client.app
+    if not any(getattr(r, "path", None) == "/api/v1/me/export" for r in app.routes):
+        app.include_router(privacy_api.router)
+    return client
+
+
+@pytest.fixture
+def client(make_client: AppFactory) -> TestClient:
+    return with_privacy(make_client())
+
+
+@pytest.fixture
+def two_sites(make_client: AppFactory, tmp_path: Any) -> TestClient:
+    config = tmp_path / "voxpop.toml"
+    config.write_text('[sites.other]\norigins = ["https://other.example"]\n')
+    return with_privacy(make_client(config=str(config)))
+
+
+def db(client: TestClient) -> Database:
+    database: Database = client.database  # type: ignore[attr-defined]
+    return database
+
+
+def ok(response: Any, status: int = 201) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def vote(client: TestClient, token: str, comment_id: int, value: int) -> None:
+    r = client.put(
+        f"/api/v1/comments/{comment_id}/vote", json={"value": value}, headers=auth(token)
+    )
+    ok(r, 200)
+
+
+def rate(client: TestClient, token: str | None, stars: int, **extra: Any) -> str:
+    body = {"uri": "/story", "stars": stars, **extra}
+    r = client.put("/api/v1/ratings", json=body, headers=auth(token) if token else {})
+    data = ok(r, 200)
+    return token or str(data["reader_token"])
+
+
+def subscribe(client: TestClient, token: str, email: str, **extra: Any) -> None:
+    body = {"uri": "/story", "email": email, "scope": "thread", **extra}
+    ok(client.post("/api/v1/subscriptions", json=body, headers=auth(token)), 202)
+
+
+def confirm(client: TestClient, email: str, reader_id: int) -> None:
+    """Follow the confirmation link of ``email``'s subscription as ``reader_id``."""
+    (sub_id,) = rows(
+        db(client),
+        "SELECT s.id FROM subscriptions s JOIN subscribers b ON b.id = s.subscriber_id "
+        f"WHERE b.email = '{email}'",
+    )[0]
+    expires = int(client.clock.now.timestamp()) + 3600  # type: ignore[attr-defined]
+    token = confirm_token(SECRET, sub_id, reader_id, expires)
+    r = client.get("/subscriptions/confirm", params={"token": token})
+    assert r.status_code == 200, r.text
+
+
+@dataclass
+class World:
+    alice: str  # reader tokens
+    bob: str
+    carol: str
+    a_top_replied: int  # Alice's comments
+    a_top_alone: int
+    a_reply: int
+    a_feedback: int
+    b_top: int  # Bob's
+    b_reply: int
+    c_top: int  # Carol's
+
+
+def build(client: TestClient) -> World:
+    """Three readers on /story (and Alice on /other): comments, replies, feedback, votes
+    both ways, ratings, subscriptions confirmed and not, mail queued."""
+    r = client.put(
+        "/api/v1/articles",
+        params={"uri": "/story"},
+        json={"title": "Late library", "text": TEXT},
+        headers=ADMIN_HEADERS,
+    )
+    ok(r, 200)
+    b = ok(post(client, body="Bob first"))
+    bob, b_top = b["reader_token"], b["id"]
+    a = ok(
+        post(
+            client,
+            body="Alice on top",
+            author_name="Alice",
+            author_email="alice@example.com",
+            author_website="https://alice.example",
+            notify="thread",
+        )
+    )
+    alice, a_top_replied = a["reader_token"], a["id"]
+    b_reply = ok(post(client, bob, body="Bob replies to Alice", parent_id=a_top_replied))["id"]
+    a_top_alone = ok(post(client, alice, body="Alice alone"))["id"]
+    a_reply = ok(post(client, alice, body="Alice replies to Bob", parent_id=b_top))["id"]
+    anchor = passage()
+    a_feedback = ok(post(client, alice, body="Alice on a passage", anchor=anchor))["id"]
+    c = ok(post(client, body="Carol here"))
+    carol, c_top = c["reader_token"], c["id"]
+
+    vote(client, alice, b_top, 1)
+    vote(client, carol, b_top, 1)
+    vote(client, alice, b_reply, -1)
+    vote(client, carol, a_top_replied, -1)
+    vote(client, bob, c_top, 1)
+
+    rate(client, alice, 5)
+    rate(client, bob, 3)
+    rate(client, alice, 4, uri="/other", title="Other")
+
+    subscribe(client, bob, "bob@example.com")
+    subscribe(client, alice, "alice2@example.com", uri="/other")
+    confirm(client, "alice@example.com", reader_of(alice))
+    ok(post(client, carol, body="Carol again: Alice hears of it"))
+    return World(
+        alice, bob, carol, a_top_replied, a_top_alone, a_reply, a_feedback, b_top, b_reply, c_top
+    )
+
+
+def export(client: TestClient, token: str) -> Any:
+    r = client.get("/api/v1/me/export", headers=auth(token))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def assert_aggregates_exact(database: Database) -> None:
+    """Every counter the erasure touched equals a recount from the rows themselves."""
+    for cid, up, down, score, ups, downs in rows(
+        database,
+        "SELECT c.id, c.up, c.down, c.score,"
+        " (SELECT count(*) FROM votes v WHERE v.comment_id = c.id AND v.value = 1),"
+        " (SELECT count(*) FROM votes v WHERE v.comment_id = c.id AND v.value = -1)"
+        " FROM comments c",
+    ):
+        assert (up, down) == (ups, downs), f"comment {cid}"
+        assert score == pytest.approx(wilson(ups, downs)), f"comment {cid}"
+    histogram = ", ".join(f"a.rating_{s}" for s in range(1, 6))
+    recounted = ", ".join(
+        f"(SELECT count(*) FROM ratings r WHERE r.article_id = a.id AND r.counted"
+        f" AND r.stars = {s})"
+        for s in range(1, 6)
+    )
+    for row in rows(
+        database,
+        f"SELECT a.id, a.comment_count, a.rating_count, a.rating_sum, {histogram},"
+        " (SELECT count(*) FROM comments c WHERE c.article_id = a.id AND c.status = 'approved'),"
+        " (SELECT count(*) FROM ratings r WHERE r.article_id = a.id AND r.counted),"
+        " (SELECT coalesce(sum(r.stars), 0) FROM ratings r"
+        "  WHERE r.article_id = a.id AND r.counted),"
+        f" {recounted} FROM articles a",
+    ):
+        article, stored, recount = row[0], row[1:9], row[9:]
+        assert tuple(stored[:3]) == tuple(recount[:3]), f"article {article}"
+        assert tuple(stored[3:]) == tuple(recount[3:]), f"article {article} histogram"
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def test_export_holds_exactly_the_readers_own_data(client: TestClient) -> None:
+    w = build(client)
+    r = client.get("/api/v1/me/export", headers=auth(w.alice))
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["content-disposition"] == 'attachment; filename="voxpop-export.json"'
+    assert r.headers["cache-control"] == "private, no-store"
+    data = r.json()
+    assert set(data) == {"reader", "comments", "votes", "ratings", "subscriptions", "exported_at"}
+    assert data["reader"]["id"] == reader_of(w.alice)
+    assert data["reader"]["verified_at"] is not None  # she confirmed alice@example.com
+    mine = [w.a_top_replied, w.a_top_alone, w.a_reply, w.a_feedback]
+    assert [c["id"] for c in data["comments"]] == mine
+    first = data["comments"][0]
+    assert first["site"] == "default" and first["uri"] == "/story"
+    assert first["body"] == "Alice on top" and "Alice on top" in first["html"]
+    assert first["author"] == {
+        "name": "Alice",
+        "email": "alice@example.com",
+        "website": "https://alice.example",
+    }
+    assert first["status"] == "approved" and first["parent_id"] is None
+    assert first["edited_at"] is None and first["anchor"] is None
+    assert data["comments"][2]["parent_id"] == w.b_top
+    assert data["comments"][3]["anchor"]["state"] == "anchored"
+    assert [(v["comment_id"], v["value"]) for v in data["votes"]] == [
+        (w.b_top, 1),
+        (w.b_reply, -1),
+    ]
+    assert [(r["site"], r["uri"], r["stars"], r["counted"]) for r in data["ratings"]] == [
+        ("default", "/story", 5, True),
+        ("default", "/other", 4, True),
+    ]
+    subs = {(s["email"], s["uri"], s["scope"]): s for s in data["subscriptions"]}
+    assert set(subs) == {
+        ("alice@example.com", "/story", "thread"),
+        ("alice2@example.com", "/other", "thread"),
+    }
+    assert subs["alice@example.com", "/story", "thread"]["confirmed_at"] is not None
+    assert subs["alice2@example.com", "/other", "thread"]["confirmed_at"] is None
+    assert subs["alice2@example.com", "/other", "thread"]["delivery"] == "instant"
+
+    other = export(client, w.bob)
+    assert [c["id"] for c in other["comments"]] == [w.b_top, w.b_reply]
+    assert [(v["comment_id"], v["value"]) for v in other["votes"]] == [(w.c_top, 1)]
+    assert [r["stars"] for r in other["ratings"]] == [3]
+    assert [s["email"] for s in other["subscriptions"]] == ["bob@example.com"]
+    assert "alice@example.com" not in str(other) and "alice2" not in str(other)
+
+
+def test_export_takes_one_query_per_table_however_much_there_is(client: TestClient) -> None:
+    w = build(client)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = db(client).engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        export(client, w.alice)  # four comments, two votes, two ratings, two subscriptions
+        many = len(statements)
+        statements.clear()
+        export(client, w.carol)  # two comments, one vote
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert 5 <= many == len(statements) <= 7  # reader, comments, votes, ratings, subscriptions
+
+
+def test_export_of_a_reader_with_nothing_yet(client: TestClient) -> None:
+    token = rate(client, None, 4, uri="/fresh", title="Fresh")
+    r = client.delete("/api/v1/ratings", params={"uri": "/fresh"}, headers=auth(token))
+    assert r.status_code == 200
+    data = export(client, token)
+    assert data["comments"] == data["votes"] == data["ratings"] == data["subscriptions"] == []
+    assert data["reader"]["verified_at"] is None
+
+
+# -- a reader's erasure --------------------------------------------------------------------
+
+
+def test_erasure_leaves_placeholders_and_exact_aggregates(client: TestClient) -> None:
+    w = build(client)
+    before = {
+        r[0]: r[1:] for r in rows(db(client), "SELECT id, body, author_name, status FROM comments")
+    }
+    waiting = rows(
+        db(client),
+        "SELECT o.kind, o.status FROM outbox o JOIN subscribers b ON b.id = o.subscriber_id"
+        " WHERE b.email = 'alice@example.com'",
+    )
+    assert ("notify", "queued") in waiting  # Carol's second comment, for Alice's address
+    shown = client.get("/api/v1/comments", params={"uri": "/story", "sort": "old"}).json()
+    assert shown["total"] == 8  # cached now: the erasure must make it stale
+
+    r = client.delete("/api/v1/me", headers=auth(w.alice))
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "private, no-store"
+    assert r.json() == {"comments": 4, "votes": 2, "ratings": 2, "subscriptions": 2}
+
+    # The thread: her replied-to comment stays as a placeholder, the rest vanish.
+    thread = client.get("/api/v1/comments", params={"uri": "/story", "sort": "old"}).json()
+    tops = {c["id"]: c for c in thread["items"]}
+    assert w.a_top_alone not in tops and w.a_feedback not in tops
+    placeholder = tops[w.a_top_replied]
+    assert placeholder["deleted"] and placeholder["html"] == ""
+    assert placeholder["author"] == {"name": None, "website": None}
+    assert [c["id"] for c in placeholder["replies"]] == [w.b_reply]
+    assert tops[w.b_top]["replies"] == []
+    assert thread["total"] == 4  # Bob's two, Carol's two
+    assert (
+        client.get("/api/v1/articles/summary", params={"uri": "/story"}).json()["/story"][
+            "feedback"
+        ]
+        == 0
+    )
+
+    # Her rows: emptied, no address, no anchor; everyone else's untouched.
+    for cid, body, name, email, website, html, status, ip, key, anchor, state in rows(
+        db(client),
+        "SELECT id, body, author_name, author_email, author_website, html, status, ip_hash,"
+        " address_key, anchor, anchor_state FROM comments"
+        f" WHERE reader_id = {reader_of(w.alice)}",
+    ):
+        assert (body, html, status) == ("", "", "deleted"), cid
+        assert name is email is website is ip is key is anchor is state is None, cid
+    for cid, *now in rows(db(client), "SELECT id, body, author_name, status FROM comments"):
+        if cid not in (w.a_top_replied, w.a_top_alone, w.a_reply, w.a_feedback):
+            assert tuple(now) == tuple(before[cid]), cid
+
+    # Counters: Bob's top comment lost her up-vote, his reply her down-vote.
+    votes = {r[0]: (r[1], r[2]) for r in rows(db(client), "SELECT id, up, down FROM comments")}
+    assert votes[w.b_top] == (1, 0) and votes[w.b_reply] == (0, 0)
+    assert votes[w.a_top_replied] == (0, 1)  # Carol's vote on her comment stays
+    assert_aggregates_exact(db(client))
+    rating = client.get("/api/v1/ratings", params={"uri": "/story"}).json()
+    assert rating["count"] == 1 and rating["average"] == 3
+    assert client.get("/api/v1/ratings", params={"uri": "/other"}).json()["count"] == 0
+
+    # Subscriptions: hers gone with the address she confirmed and its mail; the address
+    # she only asked for stays (it counts confirmation mails) with its mail dropped.
+    assert rows(db(client), "SELECT count(*) FROM subscriptions")[0][0] == 1
+    emails = [r[0] for r in rows(db(client), "SELECT email FROM subscribers ORDER BY email")]
+    assert emails == ["alice2@example.com", "bob@example.com"]
+    mail = rows(
+        db(client),
+        "SELECT b.email, o.kind, o.status FROM outbox o"
+        " JOIN subscribers b ON b.id = o.subscriber_id ORDER BY o.id",
+    )
+    assert ("alice2@example.com", "confirm", "dropped") in mail
+    assert all(status != "queued" for email, _kind, status in mail if email.startswith("alice"))
+    assert ("bob@example.com", "confirm", "queued") in mail
+    verified = rows(db(client), f"SELECT verified_at FROM readers WHERE id = {reader_of(w.alice)}")
+    assert verified == [(None,)]
+
+    name = f"reader:{reader_of(w.alice)}"
+    (audit,) = rows(db(client), "SELECT actor, action, target, site_id, detail FROM audit")
+    assert tuple(audit[:4]) == (name, "privacy.delete", name, None)
+    detail = audit[4] if isinstance(audit[4], dict) else json.loads(audit[4])
+    assert detail == {"comments": 4, "votes": 2, "ratings": 2, "subscriptions": 2}
+
+    # Again: nothing left, no error. The token still works, as an empty reader.
+    again = client.delete("/api/v1/me", headers=auth(w.alice))
+    assert again.json() == {"comments": 0, "votes": 0, "ratings": 0, "subscriptions": 0}
+    left = export(client, w.alice)
+    assert left["votes"] == left["ratings"] == left["subscriptions"] == []
+    assert {c["status"] for c in left["comments"]} == {"deleted"}
+    assert {c["body"] for c in left["comments"]} == {""}
+    posted = ok(post(client, w.alice, body="Back again"))
+    assert posted["reader_token"] == w.alice
+    assert_aggregates_exact(db(client))
+
+
+def test_erasure_of_comments_deleted_before_still_clears_them(client: TestClient) -> None:
+    anchor = passage()
+    ok(
+        client.put(
+            "/api/v1/articles",
+            params={"uri": "/story"},
+            json={"title": "Late library", "text": TEXT},
+            headers=ADMIN_HEADERS,
+        ),
+        200,
+    )
+    a = ok(post(client, body="on a passage", anchor=anchor))
+    token = a["reader_token"]
+    assert client.delete(f"/api/v1/comments/{a['id']}", headers=auth(token)).status_code == 204
+    left = rows(db(client), f"SELECT ip_hash, anchor FROM comments WHERE id = {a['id']}")[0]
+    assert left[0] is not None and left[1] is not None  # a plain delete keeps them
+    count = rows(db(client), "SELECT comment_count FROM articles")[0][0]
+    r = client.delete("/api/v1/me", headers=auth(token))
+    assert r.json()["comments"] == 1
+    assert rows(db(client), f"SELECT ip_hash, anchor FROM comments WHERE id = {a['id']}") == [
+        (None, None)
+    ]
+    assert rows(db(client), "SELECT comment_count FROM articles")[0][0] == count
+    assert client.delete("/api/v1/me", headers=auth(token)).json()["comments"] == 0
+
+
+def test_erasure_of_a_held_comment_keeps_the_count(make_client: AppFactory) -> None:
+    client = with_privacy(make_client(moderation="pre"))
+    held = ok(post(client, body="waiting"))
+    assert held["status"] == "pending"
+    r = client.delete("/api/v1/me", headers=auth(held["reader_token"]))
+    assert r.json()["comments"] == 1
+    assert rows(db(client), "SELECT comment_count, status FROM articles, comments") == [
+        (0, "deleted")
+    ]
+
+
+def test_erasure_of_an_unknown_reader_is_nothing(client: TestClient) -> None:
+    token = reader_token(SECRET, 424242)
+    r = client.delete("/api/v1/me", headers=auth(token))
+    assert r.status_code == 200
+    assert r.json() == {"comments": 0, "votes": 0, "ratings": 0, "subscriptions": 0}
+    r = client.get("/api/v1/me/export", headers=auth(token))
+    assert r.status_code == 404 and r.json()["code"] == "unknown_reader"
+
+
+# -- an operator's purge -------------------------------------------------------------------
+
+
+def test_purge_is_limited_to_one_site(two_sites: TestClient) -> None:
+    client = two_sites
+    a = ok(post(client, body="Alice at home"))
+    alice = a["reader_token"]
+    b = ok(post(client, body="Bob at home"))
+    a_other = ok(post(client, alice, body="Alice away", uri="/a", site="other", title="A"))
+    b_other = ok(post(client, b["reader_token"], body="Bob away", uri="/a", site="other"))
+    vote(client, alice, b["id"], 1)
+    vote(client, alice, b_other["id"], -1)
+    rate(client, alice, 5)
+    rate(client, alice, 2, uri="/a", site="other")
+    subscribe(client, alice, "alice@example.com")
+    subscribe(client, alice, "alice@example.com", uri="/a", site="other")
+    reader = reader_of(alice)
+
+    r = client.post(
+        f"/api/v1/admin/authors/{reader}/purge", params={"site": "other"}, headers=ADMIN_HEADERS
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "private, no-store"
+    assert r.json() == {"comments": 1, "votes": 1, "ratings": 1, "subscriptions": 1}
+
+    status = dict(rows(db(client), "SELECT id, status FROM comments"))
+    assert status[a_other["id"]] == "deleted" and status[a["id"]] == "approved"
+    assert status[b_other["id"]] == "approved"
+    data = export(client, alice)
+    assert [(v["comment_id"], v["value"]) for v in data["votes"]] == [(b["id"], 1)]
+    assert [(r["site"], r["stars"]) for r in data["ratings"]] == [("default", 5)]
+    assert [(s["site"], s["uri"]) for s in data["subscriptions"]] == [("default", "/story")]
+    other = client.get("/api/v1/ratings", params={"uri": "/a", "site": "other"}).json()
+    assert other["count"] == 0
+    assert client.get("/api/v1/ratings", params={"uri": "/story"}).json()["count"] == 1
+    assert_aggregates_exact(db(client))
+    mail = rows(db(client), "SELECT status FROM outbox WHERE kind = 'confirm' ORDER BY id")
+    assert mail == [("queued",), ("dropped",)]
+
+    (audit,) = rows(db(client), "SELECT actor, action, target, site_id FROM audit")
+    other_id = rows(db(client), "SELECT id FROM sites WHERE name = 'other'")[0][0]
+    assert tuple(audit) == ("admin-token", "author.purge", f"reader:{reader}", other_id)
+    again = client.post(
+        f"/api/v1/admin/authors/{reader}/purge", params={"site": "other"}, headers=ADMIN_HEADERS
+    )
+    assert again.json() == {"comments": 0, "votes": 0, "ratings": 0, "subscriptions": 0}
+    r = client.post(f"/api/v1/admin/authors/{reader}/purge", headers=ADMIN_HEADERS)
+    assert r.json() == {"comments": 1, "votes": 1, "ratings": 1, "subscriptions": 1}
+    assert_aggregates_exact(db(client))
+
+
+# -- permissions and bad input -------------------------------------------------------------
+
+
+def test_purge_needs_a_moderator(client: TestClient) -> None:
+    token = ok(post(client))["reader_token"]
+    path = f"/api/v1/admin/authors/{reader_of(token)}/purge"
+    r = client.post(path)
+    assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+    assert r.headers["content-type"] == "application/problem+json"
+    r = client.post(path, headers=auth(token))
+    assert r.status_code == 403 and r.json()["code"] == "not_moderator"
+    assert rows(db(client), "SELECT status FROM comments") == [("approved",)]
+
+
+@pytest.mark.parametrize(
+    ("reader", "status", "code"),
+    [
+        ("999999", 404, "unknown_reader"),
+        (str(2**31 - 1), 404, "unknown_reader"),
+        ("0", 422, "validation_error"),
+        ("-1", 422, "validation_error"),
+        (str(2**31), 422, "validation_error"),
+        (str(2**70), 422, "validation_error"),
+        ("abc", 422, "validation_error"),
+    ],
+)
+def test_purge_refuses_readers_that_are_not_there(
+    client: TestClient, reader: str, status: int, code: str
+) -> None:
+    r = client.post(f"/api/v1/admin/authors/{reader}/purge", headers=ADMIN_HEADERS)
+    assert r.status_code == status and r.json()["code"] == code
+
+
+def test_purge_refuses_an_unknown_site_and_unknown_parameters(client: TestClient) -> None:
+    token = ok(post(client))["reader_token"]
+    path = f"/api/v1/admin/authors/{reader_of(token)}/purge"
+    r = client.post(path, params={"site": "nowhere"}, headers=ADMIN_HEADERS)
+    assert r.status_code == 404 and r.json()["code"] == "unknown_site"
+    r = client.post(path, params={"site": "bad site"}, headers=ADMIN_HEADERS)
+    assert r.status_code == 422
+    r = client.post(path, params={"sites": "default"}, headers=ADMIN_HEADERS)
+    assert r.status_code == 422 and r.json()["field"] == "sites"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer r1.1.forgedsignature",
+        f"Bearer {reader_token('another-secret-of-another-server', 1)}",
+        "Bearer r1.x.y",
+        "Bearer not-a-token",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        f"Bearer {ADMIN}",  # a moderator has no data of their own here
+    ],
+)
+def test_own_data_needs_a_valid_reader_token(client: TestClient, header: str | None) -> None:
+    token = ok(post(client))["reader_token"]
+    headers = {"Authorization": header} if header else {}
+    for method, path in (("GET", "/api/v1/me/export"), ("DELETE", "/api/v1/me")):
+        r = client.request(method, path, headers=headers)
+        assert r.status_code == 401, (method, header)
+        assert r.json()["code"] == "unauthorized"
+        assert r.headers["content-type"] == "application/problem+json"
+    assert rows(db(client), "SELECT status FROM comments") == [("approved",)]
+    assert export(client, token)["comments"][0]["status"] == "approved"
+
+
+def test_own_data_refuses_unknown_parameters(client: TestClient) -> None:
+    token = ok(post(client))["reader_token"]
+    r = client.get("/api/v1/me/export", params={"format": "csv"}, headers=auth(token))
+    assert r.status_code == 422 and r.json()["field"] == "format"
+    r = client.delete("/api/v1/me", params={"site": "default"}, headers=auth(token))
+    assert r.status_code == 422
+    assert rows(db(client), "SELECT status FROM comments") == [("approved",)]
+
+
+# -- address hashes ------------------------------------------------------------------------
+
+
+def test_old_address_hashes_are_forgotten_and_tallies_stay(client: TestClient) -> None:
+    ctx: Any = client.app.state.ctx  # type: ignore[attr-defined]
+    old = ok(post(client, body="long ago"))
+    rate(client, old["reader_token"], 4)
+    client.clock.advance(days=31)  # type: ignore[attr-defined]
+    new = ok(post(client, body="today"))
+    rate(client, new["reader_token"], 2)
+    rate(client, None, 5)  # a second rater from the same address, today
+    summary = client.get("/api/v1/articles/summary", params={"uri": "/story"}).json()
+
+    assert privacy_service.forget_old_addresses(ctx) == 2
+
+    hashes = {
+        r[0]: r[1:] for r in rows(db(client), "SELECT id, ip_hash, address_key FROM comments")
+    }
+    assert hashes[old["id"]] == (None, None)
+    assert None not in hashes[new["id"]]
+    rated = rows(db(client), "SELECT stars, address_hash FROM ratings ORDER BY stars")
+    assert [(stars, h is None) for stars, h in rated] == [(2, False), (4, True), (5, False)]
+    assert client.get("/api/v1/articles/summary", params={"uri": "/story"}).json() == summary
+    # The per-address allowance (3 new raters a day) still counts today's: a third
+    # counts, a fourth does not.
+    rate(client, None, 1)
+    assert client.get("/api/v1/ratings", params={"uri": "/story"}).json()["count"] == 4
+    rate(client, None, 3)
+    assert client.get("/api/v1/ratings", params={"uri": "/story"}).json()["count"] == 4
+    assert privacy_service.forget_old_addresses(ctx) == 0
