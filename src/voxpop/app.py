@@ -123,7 +123,7 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        large_paths=("/api/v1/articles", "/api/v1/anchor"),
+        large_paths=("/api/v1/articles", "/api/v1/anchor", "/api/v1/admin/words", "/admin/words"),
         large_bytes=settings.max_article_bytes,
     )
     return app

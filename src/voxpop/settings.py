@@ -73,7 +73,8 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "max_article_bytes",
         "2097152",
-        "Largest body of `PUT /api/v1/articles` and `POST /api/v1/anchor` (an article's text).",
+        "Largest body of `PUT /api/v1/articles` and `POST /api/v1/anchor` (an article's text) "
+        "and of a word list (`PUT /api/v1/admin/words`, the admin UI's word lists).",
     ),
     Spec("max_comment_chars", "10000", "Longest comment body in characters."),
     Spec("post_rate", "10/60", "Comments a reader or address may post: COUNT/SECONDS."),

@@ -177,7 +177,14 @@ def judge(
     # One earlier copy is a reader posting twice, a short "+1" or "thanks" is no campaign;
     # a campaign repeats a longer text, again and again.
     long_enough = len(body.split()) >= heuristics.REPEAT_MIN_WORDS
-    repeats = [b for b in recent if long_enough and heuristics.is_repeat(body, [b])]
+    repeats = [
+        b
+        for b in recent
+        if long_enough
+        and len(body) <= 2 * len(b)  # near-same texts have near-same lengths: a cheap test first
+        and len(b) <= 2 * len(body)
+        and heuristics.is_repeat(body, [b])
+    ]
     evidence = heuristics.assess(
         body,
         honeypot=sig.honeypot,

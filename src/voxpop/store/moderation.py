@@ -20,25 +20,38 @@ def add_ban(conn: Connection, **values: Any) -> int:
     return int(conn.execute(sa.insert(bans).values(**values).returning(bans.c.id)).scalar_one())
 
 
+# Statements on the hot path of every post are built once: SQLAlchemy then reuses their
+# compiled form (building one costs more than running it).
+_ACTIVE_BAN = (
+    sa.select(bans)
+    .where(
+        bans.c.site_id == sa.bindparam("site_id"),
+        # The index is (site_id, value): three point lookups, whatever the number of bans.
+        bans.c.value.in_([sa.bindparam("reader"), sa.bindparam("address"), sa.bindparam("email")]),
+        sa.or_(
+            *(
+                sa.and_(bans.c.kind == kind, bans.c.value == sa.bindparam(kind))
+                for kind in ("reader", "address", "email")
+            )
+        ),
+        bans.c.lifted_at.is_(None),
+        sa.or_(bans.c.until.is_(None), bans.c.until > sa.bindparam("now")),
+    )
+    .order_by(bans.c.until.is_(None).desc(), bans.c.until.desc())
+    .limit(1)
+)
+
+
 def active_ban(
     conn: Connection, site_id: int, keys: Iterable[tuple[str, str]], now: datetime
 ) -> Any | None:
-    """The longest-running active ban among (kind, value) pairs, or None."""
-    pairs = [sa.and_(bans.c.kind == k, bans.c.value == v) for k, v in keys if v]
-    if not pairs:
+    """The longest-running active ban among (kind, value) pairs (kinds: reader, address,
+    email), or None."""
+    values: dict[str, Any] = {"reader": None, "address": None, "email": None}
+    values.update((k, v) for k, v in keys if v)
+    if not any(values.values()):
         return None
-    stmt = (
-        sa.select(bans)
-        .where(
-            bans.c.site_id == site_id,
-            sa.or_(*pairs),
-            bans.c.lifted_at.is_(None),
-            sa.or_(bans.c.until.is_(None), bans.c.until > now),
-        )
-        .order_by(bans.c.until.is_(None).desc(), bans.c.until.desc())
-        .limit(1)
-    )
-    return conn.execute(stmt).first()
+    return conn.execute(_ACTIVE_BAN, {"site_id": site_id, "now": now, **values}).first()
 
 
 def get_ban(conn: Connection, ban_id: int) -> Any | None:
@@ -85,12 +98,13 @@ def replace_words(
 # --- authors -------------------------------------------------------------------------
 
 
+_AUTHOR_MARK = sa.select(authors.c.trusted, authors.c.shadowed).where(
+    authors.c.site_id == sa.bindparam("site_id"), authors.c.reader_id == sa.bindparam("reader")
+)
+
+
 def author_mark(conn: Connection, site_id: int, reader_id: int) -> Any | None:
-    return conn.execute(
-        sa.select(authors.c.trusted, authors.c.shadowed).where(
-            authors.c.site_id == site_id, authors.c.reader_id == reader_id
-        )
-    ).first()
+    return conn.execute(_AUTHOR_MARK, {"site_id": site_id, "reader": reader_id}).first()
 
 
 def set_author_mark(
@@ -122,22 +136,36 @@ def approved_count(conn: Connection, site_id: int, reader_id: int) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
+_RECENT_BY_ADDRESS = (
+    sa.select(comments.c.id, comments.c.body)
+    .where(
+        comments.c.address_key == sa.bindparam("who"),
+        comments.c.created_at >= sa.bindparam("since"),
+    )
+    .order_by(comments.c.created_at.desc())
+    .limit(sa.bindparam("limit"))
+)
+_RECENT_BY_READER = (
+    sa.select(comments.c.id, comments.c.body)
+    .where(
+        comments.c.reader_id == sa.bindparam("who"), comments.c.created_at >= sa.bindparam("since")
+    )
+    .order_by(comments.c.created_at.desc())
+    .limit(sa.bindparam("limit"))
+)
+
+
 def recent_bodies(
     conn: Connection, reader_id: int | None, address_key: str, since: datetime, limit: int = 20
 ) -> list[str]:
-    """Bodies of the latest comments by this reader or from this address: repetition."""
-    who = [comments.c.address_key == address_key] if address_key else []
-    if reader_id is not None:
-        who.append(comments.c.reader_id == reader_id)
-    if not who:
-        return []
-    stmt = (
-        sa.select(comments.c.body)
-        .where(sa.or_(*who), comments.c.created_at >= since)
-        .order_by(comments.c.id.desc())
-        .limit(limit)
-    )
-    return [str(r.body) for r in conn.execute(stmt)]
+    """Bodies of the latest comments by this reader or from this address (the repetition
+    check): two index range scans of at most ``limit`` rows each, however prolific."""
+    found: dict[int, str] = {}
+    for stmt, who in ((_RECENT_BY_ADDRESS, address_key), (_RECENT_BY_READER, reader_id)):
+        if who:
+            rows = conn.execute(stmt, {"who": who, "since": since, "limit": limit})
+            found.update((int(r.id), str(r.body)) for r in rows)
+    return [found[i] for i in sorted(found, reverse=True)[:limit]]
 
 
 # --- flags ---------------------------------------------------------------------------
@@ -183,17 +211,21 @@ def flags_of(conn: Connection, comment_ids: Sequence[int]) -> dict[int, list[Any
 DOCS = "__docs__"
 
 
+_COUNTS = sa.select(spam_tokens.c.token, spam_tokens.c.spam, spam_tokens.c.ham).where(
+    spam_tokens.c.site_id == sa.bindparam("site_id"),
+    spam_tokens.c.token.in_(sa.bindparam("tokens", expanding=True)),
+)
+
+
 def token_counts(
     conn: Connection, site_id: int, tokens: Sequence[str]
 ) -> dict[str, tuple[int, int]]:
     """(spam, ham) counts of the given tokens and of ``__docs__`` (the comment totals)."""
     wanted = sorted({*tokens, DOCS})
     out: dict[str, tuple[int, int]] = {}
-    for i in range(0, len(wanted), 500):
-        stmt = sa.select(spam_tokens.c.token, spam_tokens.c.spam, spam_tokens.c.ham).where(
-            spam_tokens.c.site_id == site_id, spam_tokens.c.token.in_(wanted[i : i + 500])
-        )
-        out.update((str(r.token), (int(r.spam), int(r.ham))) for r in conn.execute(stmt))
+    for i in range(0, len(wanted), 500):  # stay far below any bind-parameter limit
+        rows = conn.execute(_COUNTS, {"site_id": site_id, "tokens": wanted[i : i + 500]})
+        out.update((str(r.token), (int(r.spam), int(r.ham))) for r in rows)
     return out
 
 
@@ -364,8 +396,9 @@ def set_closed(conn: Connection, article_id: int, at: datetime | None) -> None:
     )
 
 
+_CLOSED = sa.select(articles.c.closed_at).where(articles.c.id == sa.bindparam("article_id"))
+
+
 def closed_at(conn: Connection, article_id: int) -> datetime | None:
-    value = conn.execute(
-        sa.select(articles.c.closed_at).where(articles.c.id == article_id)
-    ).scalar()
+    value = conn.execute(_CLOSED, {"article_id": article_id}).scalar()
     return value if isinstance(value, datetime) else None

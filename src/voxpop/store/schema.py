@@ -153,6 +153,7 @@ comments = sa.Table(
     sa.Index("ix_comments_flagged", "flags", "created_at"),
     # A reader's or an address's recent comments (the repetition check of every post).
     sa.Index("ix_comments_address_key", "address_key", "created_at"),
+    sa.Index("ix_comments_reader_recent", "reader_id", "created_at"),
 )
 
 votes = sa.Table(
@@ -321,7 +322,7 @@ bans = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("until", UTCDateTime, nullable=True),
     sa.Column("lifted_at", UTCDateTime, nullable=True),
-    sa.Index("ix_bans_lookup", "site_id", "kind", "value"),
+    sa.Index("ix_bans_lookup", "site_id", "value"),
     sqlite_autoincrement=True,
 )
 
