@@ -343,6 +343,11 @@ def test_the_honeypot_sends_a_comment_to_the_spam_folder(client: TestClient) -> 
     assert r.status_code == 201 and r.json()["status"] == "pending"  # the spammer is not told
     assert status_of(client, r.json()["id"]) == "spam"
     assert thread_ids(client) == []
+    # Its author reads it back as waiting; a stranger does not see it at all.
+    token = {"Authorization": f"Bearer {r.json()['reader_token']}"}
+    mine = client.get(f"/api/v1/comments/{r.json()['id']}", headers=token)
+    assert mine.status_code == 200 and mine.json()["status"] == "pending"
+    assert client.get(f"/api/v1/comments/{r.json()['id']}").status_code == 404
     queue = client.get("/api/v1/admin/queue", params={"tab": "spam"}, headers=AUTH).json()
     assert queue["items"][0]["reasons"][0] == "honeypot"
     # It never reached the pending queue.
