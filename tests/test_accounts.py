@@ -589,3 +589,26 @@ def test_admin_forms_from_another_origin_are_refused_even_with_the_token(admin: 
     assert done.status_code == 303
     status = rows(database(admin), f"SELECT status FROM comments WHERE id = {held['id']}")
     assert status[0].status == "approved"
+
+
+def test_sign_in_is_limited_even_when_rate_limits_are_off(make_client: AppFactory):
+    client = admin_client(make_client(rate_limits="off"))
+    make_account(client, "editor", [("*", Role.ADMIN)])
+    answers = [attempt(client, "editor", "wrong password!!").status_code for _ in range(11)]
+    assert answers[:10] == [401] * 10
+    assert answers[10] == 429
+
+
+def test_usernames_fit_the_audit_log(admin: TestClient):
+    with pytest.raises(errors.ValidationFailed):
+        make_account(admin, "a" * 49, [("*", Role.ADMIN)])
+    make_account(admin, "b" * 48, [("*", Role.ADMIN)])
+    session = sign_in(admin, "b" * 48)
+    r = admin.post(
+        "/admin/words",
+        data={"csrf": session.csrf, "site": "default", "kind": "banned", "words": "x"},
+        headers=session.headers,
+    )
+    assert r.status_code == 303
+    actors = [row.actor for row in rows(database(admin), "SELECT actor FROM audit")]
+    assert f"account:{'b' * 48}" in actors

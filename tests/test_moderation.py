@@ -360,6 +360,13 @@ def test_too_fast_with_links_is_spam_and_too_fast_alone_is_held(client: TestClie
     assert post(client, body="considered reply", elapsed=40).json()["status"] == "approved"
 
 
+def test_the_time_to_submit_check_can_be_turned_off(make_client: AppFactory) -> None:
+    client = make_client(min_submit_seconds="0")
+    assert post(client, body="quick reply", elapsed=0.4).json()["status"] == "approved"
+    slow = make_client(min_submit_seconds="60")
+    assert post(slow, body="typed in forty seconds", elapsed=40).json()["status"] == "pending"
+
+
 def test_a_repeated_campaign_is_held(client: TestClient) -> None:
     text = "Visit my profile for the best deals on watches today"
     statuses = [post(client, body=text).json()["status"] for _ in range(3)]
@@ -421,9 +428,15 @@ def test_the_classifier_learns_from_moderators(make_client: AppFactory) -> None:
 
 
 def _flag(
-    client: TestClient, comment_id: int, token: str | None = None, reason: str = "abuse"
+    client: TestClient,
+    comment_id: int,
+    token: str | None = None,
+    reason: str = "abuse",
+    address: str | None = None,
 ) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if address:  # as named by a proxy the server trusts (trusted_proxies="testclient")
+        headers["X-Forwarded-For"] = address
     return client.post(
         f"/api/v1/comments/{comment_id}/flag",
         json={"reason": reason, "note": "rude"},
@@ -431,17 +444,21 @@ def _flag(
     )
 
 
-def test_enough_flags_take_a_comment_back_to_the_queue(client: TestClient) -> None:
+def test_enough_flags_take_a_comment_back_to_the_queue(make_client: AppFactory) -> None:
+    # Three readers at three addresses (a proxy the server trusts names them).
+    client = make_client(trusted_proxies="testclient")
     target = post(client, body="a contested comment").json()
     flaggers = [post(client, uri=f"/f{i}", body="I flag").json()["reader_token"] for i in range(3)]
-    assert _flag(client, target["id"], flaggers[0]).status_code == 202
-    assert _flag(client, target["id"], flaggers[0]).status_code == 202  # a replay counts once
-    assert _flag(client, target["id"], flaggers[1]).status_code == 202
+    assert _flag(client, target["id"], flaggers[0], address="198.51.100.1").status_code == 202
+    assert (
+        _flag(client, target["id"], flaggers[0], address="198.51.100.1").status_code == 202
+    )  # a replay counts once
+    assert _flag(client, target["id"], flaggers[1], address="198.51.100.2").status_code == 202
     assert target["id"] in thread_ids(client)
     flagged = client.get("/api/v1/admin/queue", params={"tab": "flagged"}, headers=AUTH).json()
     assert [i["id"] for i in flagged["items"]] == [target["id"]]
     assert [f["reason"] for f in flagged["items"][0]["flags"]] == ["abuse", "abuse"]
-    assert _flag(client, target["id"], flaggers[2]).status_code == 202
+    assert _flag(client, target["id"], flaggers[2], address="198.51.100.3").status_code == 202
     assert target["id"] not in thread_ids(client)
     assert status_of(client, target["id"]) == "pending"
     # Approving it again resolves the flags: it is published and leaves the flagged tab.
@@ -618,3 +635,89 @@ def test_a_closed_article_shows_no_form(client: TestClient) -> None:
     assert "Comments on this article are closed." in page
     assert 'action="/comments" class="vp-form"' not in page
     assert "before closing" in page
+
+
+# --- edits go through the policy again ------------------------------------------------------
+
+
+def _edit(client: TestClient, comment: dict[str, Any], body: str) -> Any:
+    return client.patch(
+        f"/api/v1/comments/{comment['id']}",
+        json={"body": body},
+        headers={"Authorization": f"Bearer {comment['reader_token']}"},
+    )
+
+
+def test_an_edit_cannot_smuggle_in_what_a_post_could_not(client: TestClient) -> None:
+    client.put("/api/v1/admin/words", json={"kind": "banned", "words": ["scumbag"]}, headers=AUTH)
+    comment = post(client, body="An innocent first version").json()
+    refused = _edit(client, comment, "Now it says scumbag")
+    assert refused.status_code == 422 and refused.json()["code"] == "comment_rejected"
+    assert (
+        rows(client.database, f"SELECT body FROM comments WHERE id = {comment['id']}")[0].body
+        == "An innocent first version"
+    )  # type: ignore[attr-defined]
+    linked = _edit(client, comment, LINKS)
+    assert linked.status_code == 200 and linked.json()["status"] == "pending"
+    assert comment["id"] not in thread_ids(client)
+    summary = client.get("/api/v1/articles/summary", params={"uri": "/story"}).json()["/story"]
+    assert summary["comments"] == 0
+    reasons = client.get("/api/v1/admin/queue", headers=AUTH).json()["items"][0]["reasons"]
+    assert reasons[:2] == ["edited", "links"]
+
+
+def test_under_pre_moderation_an_edit_waits_again(make_client: AppFactory) -> None:
+    client = make_client(moderation="pre")
+    comment = post(client, body="first version").json()
+    moderate(client, comment["id"], "approve")
+    assert _edit(client, comment, "second version").json()["status"] == "pending"
+    assert comment["id"] not in thread_ids(client)
+
+
+def test_an_edit_unlearns_what_the_classifier_learnt(make_client: AppFactory) -> None:
+    client = make_client(moderation="pre")
+    comment = post(client, body="alpha bravo charlie").json()
+    moderate(client, comment["id"], "approve")  # learnt as not spam
+    assert _edit(client, comment, "delta echo foxtrot").status_code == 200
+    moderate(client, comment["id"], "spam")  # learnt as spam, from the new words only
+    counts = {
+        r.token: (r.spam, r.ham)
+        for r in rows(client.database, "SELECT token, spam, ham FROM spam_tokens")  # type: ignore[attr-defined]
+    }
+    assert counts["__docs__"] == (1, 0)
+    assert counts["alpha"] == (0, 0) and counts["delta"] == (1, 0)
+
+
+def test_a_shadow_banned_author_sees_nothing_different(client: TestClient) -> None:
+    author = post(client, body="before").json()
+    token = author["reader_token"]
+    mark(client, reader_of(token), shadowed=True)
+    hidden = post(client, token, body="after").json()
+    assert (
+        _edit(client, {**hidden, "reader_token": token}, "after, edited").json()["status"]
+        == "approved"
+    )
+    reply = post(client, token, body="replying to myself", parent_id=hidden["id"])
+    assert reply.status_code == 201 and reply.json()["status"] == "approved"
+    assert status_of(client, reply.json()["id"]) == "shadowed"
+    assert thread_ids(client) == [author["id"]]
+
+
+def test_flags_from_one_address_count_once(client: TestClient) -> None:
+    target = post(client, body="a comment one person dislikes").json()
+    # Three readers minted by one client at one address (readers cost nothing to make).
+    tokens = [post(client, uri=f"/m{i}", body="hello").json()["reader_token"] for i in range(3)]
+    for token in tokens:
+        assert _flag(client, target["id"], token).status_code == 202
+    assert status_of(client, target["id"]) == "approved"
+    assert target["id"] in thread_ids(client)
+    flagged = client.get("/api/v1/admin/queue", params={"tab": "flagged"}, headers=AUTH).json()
+    assert len(flagged["items"][0]["flags"]) == 3  # all reported, for the moderators to see
+
+
+def test_unicode_digits_are_not_ids(client: TestClient) -> None:
+    for params in ({"author": "²"}, {"author": "9" * 20}):
+        r = client.get("/api/v1/admin/queue", params=params, headers=AUTH)
+        assert r.status_code == 200 and r.json()["items"] == []
+    r = client.post("/api/v1/admin/bans", json={"kind": "reader", "value": "²"}, headers=AUTH)
+    assert r.status_code == 422

@@ -211,7 +211,9 @@ def test_export_holds_exactly_the_readers_own_data(client: TestClient) -> None:
     assert r.headers["content-disposition"] == 'attachment; filename="voxpop-export.json"'
     assert r.headers["cache-control"] == "private, no-store"
     data = r.json()
-    assert set(data) == {"reader", "comments", "votes", "ratings", "subscriptions", "exported_at"}
+    assert set(data) == {
+        "reader", "comments", "votes", "ratings", "subscriptions", "flags", "exported_at"
+    }  # fmt: skip
     assert data["reader"]["id"] == reader_of(w.alice)
     assert data["reader"]["verified_at"] is not None  # she confirmed alice@example.com
     mine = [w.a_top_replied, w.a_top_alone, w.a_reply, w.a_feedback]
@@ -581,3 +583,60 @@ def test_old_address_hashes_are_forgotten_and_tallies_stay(client: TestClient) -
     rate(client, None, 3)
     assert client.get("/api/v1/ratings", params={"uri": "/story"}).json()["count"] == 4
     assert privacy_service.forget_old_addresses(ctx) == 0
+
+
+# -- flags, the classifier, shadow bans ----------------------------------------------------
+
+
+def test_flags_are_exported_and_erased_with_their_counts(client: TestClient) -> None:
+    target = ok(post(client, None, body="a comment others report"))
+    flagger = ok(post(client, None, uri="/elsewhere", body="I report things"))["reader_token"]
+    r = client.post(
+        f"/api/v1/comments/{target['id']}/flag",
+        json={"reason": "abuse", "note": "my own words"},
+        headers=auth(flagger),
+    )
+    assert r.status_code == 202
+    assert [(f["reason"], f["note"]) for f in export(client, flagger)["flags"]] == [
+        ("abuse", "my own words")
+    ]
+    assert rows(client.database, f"SELECT flags FROM comments WHERE id = {target['id']}")[0][0] == 1  # type: ignore[attr-defined]
+    assert client.delete("/api/v1/me", headers=auth(flagger)).status_code == 200
+    assert rows(client.database, "SELECT count(*) FROM flags")[0][0] == 0  # type: ignore[attr-defined]
+    assert rows(client.database, f"SELECT flags FROM comments WHERE id = {target['id']}")[0][0] == 0  # type: ignore[attr-defined]
+    assert export(client, flagger)["flags"] == []
+
+
+def test_erasing_unlearns_what_the_classifier_learnt_from_the_words(client: TestClient) -> None:
+    author = ok(post(client, None, body="zebra quokka narwhal okapi", author_name="Zed Quill"))
+    token = author["reader_token"]
+    held = ok(
+        post(
+            client,
+            token,
+            body="see http://a.ex http://b.ex http://c.ex zebra",
+            author_name="Zed Quill",
+        )
+    )
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    assert (
+        client.post(
+            f"/api/v1/admin/comments/{held['id']}/moderate", json={"action": "spam"}, headers=admin
+        ).status_code
+        == 200
+    )
+    learnt = rows(client.database, "SELECT token, spam FROM spam_tokens WHERE spam > 0")  # type: ignore[attr-defined]
+    assert "zebra" in {t for t, _ in learnt} and "author:zed" in {t for t, _ in learnt}
+    assert client.delete("/api/v1/me", headers=auth(token)).status_code == 200
+    left = rows(client.database, "SELECT token FROM spam_tokens WHERE spam > 0 OR ham > 0")  # type: ignore[attr-defined]
+    assert left == []
+
+
+def test_a_shadow_ban_stays_a_shadow_ban_in_the_export(client: TestClient) -> None:
+    author = ok(post(client, None, body="before"))
+    token = author["reader_token"]
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    client.put(f"/api/v1/admin/authors/{reader_of(token)}", json={"shadowed": True}, headers=admin)
+    ok(post(client, token, body="after the shadow ban"))
+    statuses = {c["body"]: c["status"] for c in export(client, token)["comments"]}
+    assert statuses == {"before": "approved", "after the shadow ban": "approved"}

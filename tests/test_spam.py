@@ -378,3 +378,19 @@ def test_combine_adds_log_odds_and_lists_reasons_in_order() -> None:
     # Extreme classifier scores do not break the logit.
     assert heuristics.combine(0.0, assess(links=3))[0] < 1e-6
     assert heuristics.combine(1.0, assess())[0] == pytest.approx(1.0)
+
+
+def test_features_fit_the_classifier_table() -> None:
+    """spam_tokens.token holds 64 characters: longer features keep a head and a hash, and
+    stay distinct and stable."""
+    from voxpop.spam.tokens import MAX_FEATURE_CHARS, features
+
+    long_host = "https://" + "a" * 60 + ".example.com/x"
+    other_host = "https://" + "a" * 60 + ".example.org/x"
+    one = features(f"see {long_host} and {'7' * 300}", website="https://" + "b" * 200 + ".org")
+    assert max(len(t) for t in one) <= MAX_FEATURE_CHARS
+    assert one == features(
+        f"see {long_host} and {'7' * 300}", website="https://" + "b" * 200 + ".org"
+    )
+    domains = {t for t in one | features(f"see {other_host}") if t.startswith("__domain:")}
+    assert len(domains) == 2

@@ -138,8 +138,13 @@ def create_admin(args: argparse.Namespace) -> int:
     ctx = open_context(settings, db)
     secret = os.environ.get("VOXPOP_ADMIN_PASSWORD", "")
     if not secret:
-        secret = getpass.getpass(f"Password for {args.username} (at least 12 characters): ")
-        if getpass.getpass("Again: ") != secret:
+        try:
+            secret = getpass.getpass(f"Password for {args.username} (at least 12 characters): ")
+            again = getpass.getpass("Again: ")
+        except (EOFError, KeyboardInterrupt):
+            print("\nvoxpop: no password given; nothing was created", file=sys.stderr)
+            return 2
+        if again != secret:
             print("voxpop: the passwords differ; nothing was created", file=sys.stderr)
             return 2
     try:

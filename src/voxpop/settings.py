@@ -169,7 +169,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "flag_threshold",
         "3",
-        "Flags from different readers that take an approved comment back to the queue "
+        "Flags from different addresses that take an approved comment back to the queue "
         "(under `auto` moderation); 0: flags never hide a comment.",
     ),
     Spec(
@@ -188,6 +188,12 @@ SPECS: tuple[Spec, ...] = (
         "0.98",
         "Spam probability from which a comment goes straight to the spam folder (any policy "
         "but `none`): it never reaches the queue.",
+    ),
+    Spec(
+        "min_submit_seconds",
+        "3",
+        "A comment sent sooner than this after its form was shown counts as evidence of a "
+        "bot (the forms say when they were shown); 0: off.",
     ),
     Spec(
         "akismet_key",
@@ -271,6 +277,7 @@ class Settings:
     hold_new_authors: bool
     spam_hold: float
     spam_reject: float
+    min_submit_seconds: float
     akismet_key: str
     akismet_url: str
     address_retention: int
@@ -310,13 +317,15 @@ def _int(name: str, raw: str, minimum: int = 0) -> int:
     return value
 
 
-def _seconds(name: str, raw: str) -> float:
-    """A positive number of seconds; fractions allowed (tests use short ones)."""
+def _seconds(name: str, raw: str, zero: bool = False) -> float:
+    """A positive number of seconds (or 0 where ``zero`` allows it); fractions allowed
+    (tests use short ones)."""
     try:
         value = float(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if not 0 < value < 10**7:
+    low_ok = value >= 0 if zero else value > 0
+    if not low_ok or value >= 10**7:
         raise ConfigurationError(f"{name} must be a positive number of seconds")
     return value
 
@@ -577,6 +586,9 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         hold_new_authors=_bool("VOXPOP_HOLD_NEW_AUTHORS", raw["hold_new_authors"]),
         spam_hold=_probability("VOXPOP_SPAM_HOLD", raw["spam_hold"]),
         spam_reject=_probability("VOXPOP_SPAM_REJECT", raw["spam_reject"]),
+        min_submit_seconds=_seconds(
+            "VOXPOP_MIN_SUBMIT_SECONDS", raw["min_submit_seconds"], zero=True
+        ),
         akismet_key=raw["akismet_key"],
         akismet_url=raw["akismet_url"].rstrip("/"),
         address_retention=_int("VOXPOP_ADDRESS_RETENTION", raw["address_retention"], 1),

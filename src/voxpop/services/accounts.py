@@ -27,7 +27,8 @@ from voxpop.store import audit as audit_store
 # Argon2id with argon2-cffi's defaults (RFC 9106's second recommended profile: 64 MiB,
 # 3 passes, 4 lanes): about 50 ms a hash here.
 HASHER = PasswordHasher()
-_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
+# At most 48 characters: "account:<name>" names the actor in the audit log (64).
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{1,47}")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 # Verified when the username is unknown, so that a wrong name takes as long as a wrong
@@ -39,7 +40,7 @@ def username(raw: str) -> str:
     name = raw.strip().lower()
     if not _USERNAME.fullmatch(name):
         raise errors.ValidationFailed(
-            "A username is 2–64 letters, digits, dots, dashes, underscores or @", field="username"
+            "A username is 2–48 letters, digits, dots, dashes, underscores or @", field="username"
         )
     return name
 
@@ -141,9 +142,10 @@ def _session_id(token: str) -> str:
 def login(ctx: Context, name: str, secret: str, address: str) -> SignedIn:
     """Check a password and open a session. Attempts are limited per username and per
     address (429 with Retry-After); a wrong name and a wrong password look the same."""
-    name = name.strip().lower()[:64]
-    ctx.limiter.hit("login:a" + address, ctx.settings.login_rate)
-    ctx.limiter.hit("login:u" + name, ctx.settings.login_rate)
+    name = name.strip().lower()[:48]
+    limiter = ctx.login_limiter or ctx.limiter
+    limiter.hit("login:a" + address, ctx.settings.login_rate)
+    limiter.hit("login:u" + name, ctx.settings.login_rate)
     with ctx.db.read() as conn:
         row = account_store.by_username(conn, name)
     candidate = secret[:MAX_PASSWORD]

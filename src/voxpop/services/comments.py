@@ -197,13 +197,21 @@ def _store(
                 )
             if parent.status is CommentStatus.DELETED:
                 raise errors.CommentDeleted("You cannot reply to a deleted comment")
-            if parent.status is not CommentStatus.APPROVED:
+            own_shadowed = (
+                parent.status is CommentStatus.SHADOWED
+                and actor.reader_id is not None
+                and parent.reader_id == actor.reader_id
+            )
+            if parent.status is not CommentStatus.APPROVED and not own_shadowed:
                 raise errors.UnknownComment(f"Comment {new.parent_id} is not visible")
         reader_id, minted = ensure_reader(ctx, conn, actor)
         judged = moderation.judge(
             ctx, conn, site, actor, None if minted else reader_id, draft.body, draft.name,
             draft.email, draft.signals, draft.created_at,
         )  # fmt: skip
+        if parent is not None and parent.status is CommentStatus.SHADOWED:
+            # Below a shadowed comment, a reply is seen where its parent is: by its author.
+            judged = moderation.Judgement(CommentStatus.SHADOWED, ("shadowed",), None)
         comment = comment_store.insert(
             conn,
             article_id=article_id,
@@ -302,15 +310,23 @@ def edit(ctx: Context, actor: Actor, comment_id: int, body: str) -> Comment:
 
     def txn(conn: Connection) -> Comment | None:
         comment = _owned(ctx, conn, actor, comment_id)
+        values: dict[str, Any] = {}
+        if actor.staff:
+            moderation.forget_lessons(conn, [comment_id])
+        else:
+            changed = moderation.rejudge_edit(ctx, conn, comment_id, comment.status, text)
+            if changed is not None:
+                values.update(status=changed[0].value, reasons=changed[1])
         comment_store.update(
-            conn, comment_id, body=text, html=html, renderer=RENDERER, edited_at=now
+            conn, comment_id, body=text, html=html, renderer=RENDERER, edited_at=now, **values
         )
-        article_store.touch(conn, comment.article_id)
+        hidden = comment.status is CommentStatus.APPROVED and "status" in values
+        article_store.touch(conn, comment.article_id, -1 if hidden else 0)
         return comment_store.get(conn, comment_id)
 
     updated = ctx.db.transact(txn)
     assert updated is not None
-    return updated
+    return updated if actor.staff else as_seen_by_author(updated)
 
 
 def delete(ctx: Context, actor: Actor, comment_id: int) -> None:

@@ -43,6 +43,8 @@ class Context:
     words: Any = None
     # The Akismet client when VOXPOP_AKISMET_KEY is set (voxpop.spam.akismet.Akismet).
     akismet: Any = None
+    # Sign-in attempts are limited even when VOXPOP_RATE_LIMITS is off (then in process).
+    login_limiter: Limiter | None = None
 
     # Wakes the in-process outbox worker after a commit that queued mail (none: no-op).
     mail_wakeup: Callable[[], None] | None = None
@@ -54,6 +56,8 @@ class Context:
     def __post_init__(self) -> None:
         if self.versions is None:
             self.versions = VersionReader(self.db)
+        if self.login_limiter is None:
+            self.login_limiter = self.limiter if self.settings.rate_limits else MemoryLimiter()
         if self.words is None:
             from voxpop.services.moderation import WordLists
 

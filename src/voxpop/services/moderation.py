@@ -28,6 +28,7 @@ from voxpop.model import ALL_SITES, MAX_ID, CommentStatus, Moderation, Site
 from voxpop.services import access, inputs
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor, email_key
+from voxpop.services.render import count_links
 from voxpop.spam import bayes, heuristics
 from voxpop.spam.tokens import features as spam_features
 from voxpop.store import articles as article_store
@@ -191,6 +192,7 @@ def judge(
         elapsed_seconds=sig.elapsed,
         links=sig.links,
         recent_bodies=repeats if len(repeats) >= REPEATS else (),
+        too_fast_seconds=ctx.settings.min_submit_seconds,
     )
     verdict = bayes.verdict(sig.features, _counts(conn, site.id, sig.features))
     score, reasons = heuristics.combine(verdict.score, evidence)
@@ -222,6 +224,57 @@ def _counts(conn: Connection, site_id: int, features: frozenset[str]) -> bayes.C
     return bayes.Counts(spam_docs=docs_spam, ham_docs=docs_ham, tokens=counts)
 
 
+def forget_lessons(conn: Connection, comment_ids: Sequence[int]) -> None:
+    """Unlearn what the classifier learnt from these comments (their text is about to
+    change or go): its counts then hold only what is still there."""
+    for row in store.trained_of(conn, comment_ids):
+        tokens = sorted(spam_features(row.body, row.author_name, row.author_website))
+        was_spam = row.trained == "spam"
+        store.learn(conn, int(row.site_id), tokens, -int(was_spam), -int(not was_spam))
+    store.clear_trained(conn, comment_ids)
+
+
+def rejudge_edit(
+    ctx: Context, conn: Connection, comment_id: int, status: CommentStatus, body: str
+) -> tuple[CommentStatus, str | None] | None:
+    """An author's edit goes through the word lists and the spam checks again: a banned
+    word refuses it (422); under ``pre`` an approved comment goes back to the queue, under
+    ``auto`` when the new text would have been held. Returns (status, reasons) when the
+    status changes, None otherwise. The classifier forgets what it learnt of the old text."""
+    extra = store.comment_extra(conn, comment_id)
+    site_id = store.site_of_comment(conn, comment_id)
+    site = next((s for s in ctx.sites.values() if s.id == site_id), None)
+    if extra is None or site is None:
+        return None
+    patterns = ctx.words.patterns(conn, site.id)
+    if matches(patterns["banned"], body):
+        raise errors.CommentRejected(
+            "Your comment contains words this site does not accept; rephrase it", field="body"
+        )
+    forget_lessons(conn, [comment_id])
+    if status is not CommentStatus.APPROVED or site.moderation is Moderation.NONE:
+        return None
+    reader = store.reader_of_comment(conn, comment_id)
+    mark = store.author_mark(conn, site.id, reader) if reader is not None else None
+    if mark is not None and mark.trusted:
+        return None
+    if site.moderation is Moderation.PRE:
+        return CommentStatus.PENDING, "pre,edited"
+    links = count_links(body)
+    evidence = heuristics.assess(body, honeypot=None, elapsed_seconds=None, links=links)
+    sig = frozenset(spam_features(body, extra.author_name, extra.author_website))
+    verdict = bayes.verdict(sig, _counts(conn, site.id, sig))
+    score, reasons = heuristics.combine(verdict.score, evidence)
+    held = (list(reasons) or ["spam_score"]) if score >= ctx.settings.spam_hold else []
+    if links >= heuristics.MANY_LINKS and "links" not in held:
+        held.append("links")
+    if matches(patterns["suspect"], body):
+        held.append("suspect_word")
+    if not held:
+        return None
+    return CommentStatus.PENDING, ",".join(["edited", *held])[:200]
+
+
 def learn(conn: Connection, site_id: int, extra: Any, target: CommentStatus) -> str | None:
     """Teach the classifier a moderator's decision (spam or approved), unlearning what it
     learnt of the comment before; returns what the comment now counts as."""
@@ -248,9 +301,9 @@ def flag(
         raise errors.ValidationFailed(
             "reason must be one of " + ", ".join(FLAG_REASONS), field="reason"
         )
+    note = inputs.clean_text(note) if note else ""  # normalising may lengthen it: check after
     if len(note) > 500:
         raise errors.ValidationFailed("A note has at most 500 characters", field="note")
-    note = inputs.clean_text(note) if note else ""
     ctx.limiter.hit("flag:" + actor.key, ctx.settings.flag_rate)
     if actor.reader_id is not None:
         ctx.limiter.hit("flag:a" + actor.address, ctx.settings.flag_rate)
@@ -268,20 +321,26 @@ def flag(
         if actor.reader_id is not None and comment.reader_id == actor.reader_id:
             raise errors.OwnComment("You cannot flag your own comment")
         added = store.add_flag(
-            conn, comment_id=comment_id, flagger=flagger, reason=reason, note=note, created_at=now
-        )
+            conn, comment_id=comment_id, flagger=flagger, reason=reason, note=note,
+            address_key=actor.address_key or None, created_at=now,
+        )  # fmt: skip
         if not added:
             return
         count = store.count_open_flags(conn, comment_id)
+        # Readers cost nothing to make: flags from one address count once towards a hold.
+        flaggers = store.count_flagging_addresses(conn, comment_id)
         hold = (
             threshold > 0
-            and count >= threshold
+            and flaggers >= threshold
             and site.moderation is not Moderation.NONE
             and comment.status is CommentStatus.APPROVED
         )
         values: dict[str, Any] = {"flags": count}
         if hold:
-            values.update(status=CommentStatus.PENDING.value, reasons="flags")
+            extra = store.comment_extra(conn, comment_id)
+            earlier = [r for r in ((extra.reasons if extra else None) or "").split(",") if r]
+            reasons = ",".join([*earlier, "flags"])[:200]
+            values.update(status=CommentStatus.PENDING.value, reasons=reasons)
         comment_store.update(conn, comment_id, **values)
         if hold:
             article_store.touch(conn, comment.article_id, -1)
@@ -322,7 +381,8 @@ def ban(
     if kind not in BAN_KINDS:
         raise errors.ValidationFailed("kind must be reader, address or email", field="kind")
     value = value.strip()
-    if kind == "reader" and not (value.isdigit() and 1 <= int(value) <= MAX_ID):
+    is_id = value.isascii() and value.isdigit() and len(value) <= 10
+    if kind == "reader" and not (is_id and 1 <= int(value) <= MAX_ID):
         raise errors.ValidationFailed("A reader ban names a reader id", field="value")
     if kind == "address" and not re.fullmatch(r"[0-9a-f]{32}", value):
         raise errors.ValidationFailed("An address ban names an address key", field="value")
@@ -552,7 +612,8 @@ def audit_log(
     limit: int = 100,
     action: str = "",
 ) -> list[Any]:
-    """Newest entries first; one site's (and the server-wide ones) for its moderators."""
+    """Newest entries first: one site's, or (``site`` None, for those with a role on every
+    site) all of them, server-wide ones (accounts, privacy) included."""
     access.require(actor, "audit.view", site.name if site else None)
     if before is not None and not 1 <= before <= MAX_ID:
         raise errors.ValidationFailed("before must be an entry id", field="before")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import CommentStatus, Site
-from voxpop.services import access
+from voxpop.services import access, moderation
 from voxpop.services.comments import wilson
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
@@ -27,6 +27,10 @@ from voxpop.store import audit as audit_store
 from voxpop.store import privacy as store
 from voxpop.store import ratings as rating_store
 from voxpop.store import readers as reader_store
+
+BATCH = 1000  # address hashes forgotten per transaction
+# Statuses as their author is told them (services.comments.as_seen_by_author).
+SEEN_AS = {CommentStatus.SHADOWED.value: "approved", CommentStatus.SPAM.value: "pending"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +87,21 @@ class ExportedSubscription:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportedFlag:
+    comment_id: int
+    reason: str
+    note: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Export:
     reader: ExportedReader
     comments: list[ExportedComment]
     votes: list[ExportedVote]
     ratings: list[ExportedRating]
     subscriptions: list[ExportedSubscription]
+    flags: list[ExportedFlag]
     exported_at: datetime
 
 
@@ -109,6 +122,7 @@ def export(ctx: Context, actor: Actor) -> Export:
         votes = store.votes_of(conn, reader_id)
         ratings = store.ratings_of(conn, reader_id)
         subscriptions = store.subscriptions_of(conn, reader_id)
+        flags = store.flags_of(conn, reader_id)
     return Export(
         reader=ExportedReader(reader_id, reader["created_at"], reader["verified_at"]),
         comments=[
@@ -119,7 +133,8 @@ def export(ctx: Context, actor: Actor) -> Export:
                 parent_id=c["parent_id"],
                 body=str(c["body"]),
                 html=str(c["html"]),
-                status=str(c["status"]),
+                # As the author sees it everywhere else (a shadow ban stays a shadow ban).
+                status=SEEN_AS.get(str(c["status"]), str(c["status"])),
                 author_name=c["author_name"],
                 author_email=c["author_email"],
                 author_website=c["author_website"],
@@ -153,6 +168,10 @@ def export(ctx: Context, actor: Actor) -> Export:
                 created_at=s["created_at"],
             )
             for s in subscriptions
+        ],
+        flags=[
+            ExportedFlag(int(f["comment_id"]), str(f["reason"]), str(f["note"]), f["created_at"])
+            for f in flags
         ],
         exported_at=ctx.clock(),
     )
@@ -202,7 +221,10 @@ def _erase(conn: Connection, reader_id: int, site_id: int | None) -> dict[str, i
     """Inside the caller's transaction: erase the reader's data (on one site, or all)."""
     # Comments become placeholders; the articles' visible counts and versions follow.
     doomed = store.comments_to_erase(conn, reader_id, site_id)
+    # What the spam classifier learnt from their words goes with the words.
+    moderation.forget_lessons(conn, [int(c["id"]) for c in doomed])
     store.erase_comments(conn, [int(c["id"]) for c in doomed])
+    store.erase_flags(conn, reader_id, site_id)
     shown: dict[int, int] = {}
     for c in doomed:
         approved = c["status"] == CommentStatus.APPROVED.value
@@ -244,5 +266,9 @@ def forget_old_addresses(ctx: Context) -> int:
     """Drop address hashes older than the retention (``address_retention`` days, at least
     one: a rating's hash only matters on the day it was made, so no tally changes)."""
     before = ctx.clock() - timedelta(days=max(1, ctx.settings.address_retention))
-    forgotten: int = ctx.db.transact(lambda conn: store.forget_addresses(conn, before))
-    return forgotten
+    forgotten = 0
+    while True:  # in batches, each its own short transaction: the writer is shared
+        batch: int = ctx.db.transact(lambda conn: store.forget_addresses(conn, before, BATCH))
+        forgotten += batch
+        if batch < BATCH:
+            return forgotten

@@ -126,6 +126,7 @@ def assess(
     elapsed_seconds: float | None,
     links: int,
     recent_bodies: Sequence[str] = (),
+    too_fast_seconds: float = TOO_FAST_SECONDS,
 ) -> Evidence:
     """Evidence about one comment.
 
@@ -135,7 +136,7 @@ def assess(
     rendered body; ``recent_bodies``: the same author's or address's recent comments.
     """
     trap = bool(honeypot and honeypot.strip())
-    fast = elapsed_seconds is not None and 0.0 <= elapsed_seconds < TOO_FAST_SECONDS
+    fast = elapsed_seconds is not None and 0.0 <= elapsed_seconds < too_fast_seconds
     many = links >= MANY_LINKS
     repeated = bool(recent_bodies) and is_repeat(body, recent_bodies)
     run = _RUN.search(body[:REPEAT_MAX_CHARS]) is not None

@@ -27,6 +27,7 @@ out. Deterministic: the same text always gives the same list.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 
@@ -196,6 +197,18 @@ def tokens(text: str) -> list[str]:
     return out[:MAX_TOKENS]
 
 
+# Longest feature: what the classifier's table keeps (``spam_tokens.token``). A longer one
+# (a domain's name may have 253 characters) keeps its head and a hash of the whole.
+MAX_FEATURE_CHARS = 64
+
+
+def _fit(token: str) -> str:
+    if len(token) <= MAX_FEATURE_CHARS:
+        return token
+    digest = hashlib.sha256(token.encode()).hexdigest()[:16]
+    return f"{token[: MAX_FEATURE_CHARS - 19]}~{digest}__"
+
+
 def features(text: str, author_name: str | None = None, website: str | None = None) -> set[str]:
     """The distinct features of a comment, at most MAX_FEATURES of them.
 
@@ -214,12 +227,12 @@ def features(text: str, author_name: str | None = None, website: str | None = No
             special.append(f"__website:{host}__")
     if author_name:
         special.extend(f"author:{w}" for w in _words(_clean(author_name[:200])))
-    kept = dict.fromkeys(special)
+    kept = dict.fromkeys(_fit(t) for t in special)
     if len(kept) < MAX_FEATURES:
         words = _words(rest)
         if len(words) > MAX_TOKENS:
             del words[MAX_TOKENS:]
-        kept.update(dict.fromkeys(words))
+        kept.update(dict.fromkeys(_fit(w) for w in words))
     if len(kept) <= MAX_FEATURES:
         return set(kept)
     return set(list(kept)[:MAX_FEATURES])

@@ -176,6 +176,16 @@ def add_flag(conn: Connection, **values: Any) -> bool:
     return bool(insert_ignore(conn, flags, **values).rowcount)
 
 
+def count_flagging_addresses(conn: Connection, comment_id: int) -> int:
+    """Open flags counted once per address they came from (a flag of unknown origin
+    counts on its own)."""
+    who = sa.func.coalesce(flags.c.address_key, flags.c.flagger)
+    stmt = sa.select(sa.func.count(sa.distinct(who))).where(
+        flags.c.comment_id == comment_id, flags.c.resolved_at.is_(None)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
 def count_open_flags(conn: Connection, comment_id: int) -> int:
     stmt = sa.select(sa.func.count()).where(
         flags.c.comment_id == comment_id, flags.c.resolved_at.is_(None)
@@ -313,7 +323,7 @@ def queue(
     if text:
         stmt = stmt.where(c.body.ilike(_like(text), escape="\\"))
     if author:
-        if author.isdigit():
+        if author.isascii() and author.isdigit() and len(author) <= 10:
             stmt = stmt.where(c.reader_id == int(author))
         else:
             stmt = stmt.where(c.author_name.ilike(_like(author), escape="\\"))
@@ -386,6 +396,39 @@ def comment_extra(conn: Connection, comment_id: int) -> Any | None:
         c.author_name, c.author_website,
     ).where(c.id == comment_id)  # fmt: skip
     return conn.execute(stmt).first()
+
+
+def reader_of_comment(conn: Connection, comment_id: int) -> int | None:
+    value = conn.execute(
+        sa.select(comments.c.reader_id).where(comments.c.id == comment_id)
+    ).scalar()
+    return int(value) if value is not None else None
+
+
+def trained_of(conn: Connection, comment_ids: Sequence[int]) -> list[Any]:
+    """The comments among these that taught the classifier, with what it learnt from."""
+    if not comment_ids:
+        return []
+    stmt = (
+        sa.select(
+            comments.c.id,
+            comments.c.body,
+            comments.c.author_name,
+            comments.c.author_website,
+            comments.c.trained,
+            articles.c.site_id,
+        )  # fmt: skip
+        .select_from(comments.join(articles, articles.c.id == comments.c.article_id))
+        .where(comments.c.id.in_(list(comment_ids)), comments.c.trained.is_not(None))
+    )
+    return list(conn.execute(stmt))
+
+
+def clear_trained(conn: Connection, comment_ids: Sequence[int]) -> None:
+    if comment_ids:
+        conn.execute(
+            sa.update(comments).where(comments.c.id.in_(list(comment_ids))).values(trained=None)
+        )
 
 
 def set_closed(conn: Connection, article_id: int, at: datetime | None) -> None:

@@ -20,6 +20,7 @@ from voxpop.store.outbox import DIGEST, DROPPED, QUEUED
 from voxpop.store.schema import (
     articles,
     comments,
+    flags,
     outbox,
     ratings,
     readers,
@@ -287,18 +288,74 @@ def clear_verified(conn: Connection, reader_id: int) -> None:
 # -- retention ---------------------------------------------------------------------------
 
 
-def forget_addresses(conn: Connection, before: datetime) -> int:
-    """Drop the address hashes (and keys) of comments and ratings made before ``before``;
-    return how many rows changed."""
+def forget_addresses(conn: Connection, before: datetime, limit: int = 1000) -> int:
+    """Drop the address hashes (and keys) of comments, ratings and flags made before
+    ``before``, at most ``limit`` rows of each table; return how many rows changed (the
+    caller repeats until fewer than ``limit`` went). The rows are found through partial
+    indexes of the rows that still hold a hash: the work is what there is to forget."""
     c = comments.c
+    held = sa.or_(c.ip_hash.is_not(None), c.address_key.is_not(None))
     changed = conn.execute(
         sa.update(comments)
-        .where(c.created_at < before, sa.or_(c.ip_hash.is_not(None), c.address_key.is_not(None)))
+        .where(c.id.in_(sa.select(c.id).where(held, c.created_at < before).limit(limit)))
         .values(ip_hash=None, address_key=None)
     ).rowcount
+    r = ratings.c
     changed += conn.execute(
         sa.update(ratings)
-        .where(ratings.c.created_at < before, ratings.c.address_hash.is_not(None))
+        .where(
+            sa.tuple_(r.article_id, r.reader_id).in_(
+                sa.select(r.article_id, r.reader_id)
+                .where(r.address_hash.is_not(None), r.created_at < before)
+                .limit(limit)
+            )
+        )
         .values(address_hash=None)
     ).rowcount
+    f = flags.c
+    changed += conn.execute(
+        sa.update(flags)
+        .where(
+            f.id.in_(
+                sa.select(f.id)
+                .where(f.address_key.is_not(None), f.created_at < before)
+                .limit(limit)
+            )
+        )
+        .values(address_key=None)
+    ).rowcount
     return int(changed)
+
+
+def flags_of(conn: Connection, reader_id: int) -> list[Any]:
+    """The reader's flags on comments (what they reported, why)."""
+    stmt = (
+        sa.select(flags.c.comment_id, flags.c.reason, flags.c.note, flags.c.created_at)
+        .where(flags.c.flagger == f"r{reader_id}")
+        .order_by(flags.c.id)
+    )
+    return list(conn.execute(stmt).mappings())
+
+
+def erase_flags(conn: Connection, reader_id: int, site_id: int | None) -> int:
+    """Delete the reader's flags (their notes are theirs); the flagged comments' counts of
+    open flags follow. Returns how many went."""
+    f = flags.c
+    mine = [f.flagger == f"r{reader_id}", *_on_site_comment(f.comment_id, site_id)]
+    touched = [int(r.comment_id) for r in conn.execute(sa.select(f.comment_id).where(*mine))]
+    gone = int(conn.execute(sa.delete(flags).where(*mine)).rowcount)
+    for ids in _slices(touched):
+        still_open = (
+            sa.select(sa.func.count())
+            .where(f.comment_id == comments.c.id, f.resolved_at.is_(None))
+            .scalar_subquery()
+        )
+        conn.execute(sa.update(comments).where(comments.c.id.in_(ids)).values(flags=still_open))
+    return gone
+
+
+def _on_site_comment(comment_id: Any, site_id: int | None) -> list[Any]:
+    if site_id is None:
+        return []
+    on_site = sa.select(comments.c.id).where(*_on_site(comments.c.article_id, site_id))
+    return [comment_id.in_(on_site)]

@@ -154,6 +154,13 @@ comments = sa.Table(
     # A reader's or an address's recent comments (the repetition check of every post).
     sa.Index("ix_comments_address_key", "address_key", "created_at"),
     sa.Index("ix_comments_reader_recent", "reader_id", "created_at"),
+    # The comments that still hold an address hash: what the retention job goes through.
+    sa.Index(
+        "ix_comments_addressed",
+        "created_at",
+        sqlite_where=sa.text("ip_hash IS NOT NULL OR address_key IS NOT NULL"),
+        postgresql_where=sa.text("ip_hash IS NOT NULL OR address_key IS NOT NULL"),
+    ),
 )
 
 votes = sa.Table(
@@ -179,6 +186,13 @@ ratings = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_ratings_address", "article_id", "address_hash"),
     sa.Index("ix_ratings_reader", "reader_id"),
+    # The ratings that still hold an address hash: what the retention job goes through.
+    sa.Index(
+        "ix_ratings_addressed",
+        "created_at",
+        sqlite_where=sa.text("address_hash IS NOT NULL"),
+        postgresql_where=sa.text("address_hash IS NOT NULL"),
+    ),
 )
 
 # What moderators did, and to what: every moderation verb writes one row.
@@ -277,7 +291,7 @@ accounts = sa.Table(
     "accounts",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("username", sa.String(48), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_login_at", UTCDateTime, nullable=True),
@@ -349,7 +363,9 @@ authors = sa.Table(
 )
 
 # Readers' flags on comments: one per comment and flagger (``r<reader id>`` or
-# ``a<address key>``), resolved when a moderator decides on the comment.
+# ``a<address key>``), resolved when a moderator decides on the comment. ``address_key``
+# is where the flag came from: flags from one address count once towards hiding a comment
+# (readers cost nothing to make), and it is forgotten after VOXPOP_ADDRESS_RETENTION.
 flags = sa.Table(
     "flags",
     metadata,
@@ -358,9 +374,17 @@ flags = sa.Table(
     sa.Column("flagger", sa.String(40), nullable=False),
     sa.Column("reason", sa.String(16), nullable=False),
     sa.Column("note", sa.String(500), nullable=False, server_default=""),
+    sa.Column("address_key", sa.String(32), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("comment_id", "flagger"),
+    sa.Index("ix_flags_flagger", "flagger"),
+    sa.Index(
+        "ix_flags_addressed",
+        "created_at",
+        sqlite_where=sa.text("address_key IS NOT NULL"),
+        postgresql_where=sa.text("address_key IS NOT NULL"),
+    ),
 )
 
 # The spam classifier's counts per site: for each token, in how many spam and ham comments

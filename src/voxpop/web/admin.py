@@ -182,7 +182,7 @@ class Admin:
         fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         csrf.check(ctx.settings.secret_key, request.cookies.get(LOGIN_COOKIE), fields.get("csrf"))
         who = request_actor(request, "")
-        name = fields.get("username", "")[:64]
+        name = fields.get("username", "")[:48]
         try:
             signed = await run_in_threadpool(
                 accounts.login, ctx, name, fields.get("password", ""), who.address
@@ -423,15 +423,16 @@ def _check_origin(request: Request) -> None:
 def _days(raw: str | None) -> int | None:
     if raw is None or raw.strip() in ("", "0", "forever"):
         return None
-    if not raw.strip().isdigit():
-        raise errors.ValidationFailed("days is a whole number", field="days")
-    return int(raw.strip()[:6])
+    days = raw.strip()
+    if not (days.isascii() and days.isdigit() and len(days) <= 5):
+        raise errors.ValidationFailed("days is a whole number of days", field="days")
+    return int(days)
 
 
 def _positive(raw: str | None) -> int | None:
-    if raw is None or not raw.isdigit() or not 1 <= int(raw[:12]) <= MAX_ID:
+    if raw is None or not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
         return None
-    return int(raw)
+    return int(raw) if 1 <= int(raw) <= MAX_ID else None
 
 
 def _back(fields: dict[str, str], done: str, default: str = "/admin/queue") -> Response:

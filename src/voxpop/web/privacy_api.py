@@ -73,12 +73,20 @@ class ExportedSubscriptionOut(BaseModel):
     created_at: str
 
 
+class ExportedFlagOut(BaseModel):
+    comment_id: int
+    reason: str
+    note: str
+    created_at: str
+
+
 class ExportOut(BaseModel):
     reader: ExportedReaderOut
     comments: list[ExportedCommentOut]
     votes: list[ExportedVoteOut]
     ratings: list[ExportedRatingOut]
     subscriptions: list[ExportedSubscriptionOut]
+    flags: list[ExportedFlagOut]
     exported_at: str
 
 
@@ -144,6 +152,15 @@ def _export(data: privacy_service.Export) -> dict[str, Any]:
                 "created_at": iso(s.created_at),
             }
             for s in data.subscriptions
+        ],
+        "flags": [
+            {
+                "comment_id": f.comment_id,
+                "reason": f.reason,
+                "note": f.note,
+                "created_at": iso(f.created_at),
+            }
+            for f in data.flags
         ],
         "exported_at": iso(data.exported_at),
     }
