@@ -294,6 +294,34 @@ def test_held_comment_is_announced_as_awaiting_moderation(
         expect(other.locator("article.voxpop-comment")).to_have_count(0)
 
 
+def test_a_reader_reports_a_comment_with_a_reason(page: Page, server: Server) -> None:
+    uri = unique("report")
+    other = post(server, uri, "Somebody else's opinion")
+    host(page, server, uri)
+    loaded(page)
+    theirs = comment(page, other["id"])
+    report = theirs.locator("button[data-act=report]")
+    expect(report).to_have_text("Report")
+    expect(report).to_have_attribute("aria-expanded", "false")
+    report.click()
+    expect(report).to_have_attribute("aria-expanded", "true")
+    theirs.get_by_label("Reason").select_option("abuse")
+    theirs.locator("form").get_by_role("button", name="Report").click()
+    expect(page.locator(".voxpop-status")).to_have_text("Thanks, moderators will look at it.")
+    expect(report).to_be_focused()
+    expect(theirs.locator("form")).to_have_count(0)
+    status, queue = call(server, "GET", "/api/v1/admin/queue?tab=flagged", token=ADMIN)
+    assert status == 200
+    flagged = [i for i in queue["items"] if i["id"] == other["id"]]
+    assert [f["reason"] for f in flagged[0]["flags"]] == ["abuse"]
+    # One's own comments have no Report button.
+    page.get_by_label("Comment", exact=True).fill("My own words")
+    page.get_by_role("button", name="Post comment").click()
+    mine = by_text(page, "My own words")
+    expect(mine).to_be_visible()
+    expect(mine.get_by_role("button", name="Report")).to_have_count(0)
+
+
 # ---- 2. replying ----
 
 
