@@ -14,6 +14,8 @@ import pytest
 
 from voxpop.spam.akismet import THANKS, Akismet, AkismetComment
 
+from .conftest import ADMIN, AppFactory, post, rows
+
 KEY = "test-key-123"
 BLOG = "https://news.example"
 
@@ -252,3 +254,55 @@ def test_constructor_refuses_non_http_endpoints_and_empty_keys() -> None:
         Akismet("", BLOG)
     assert Akismet(KEY, BLOG).endpoint == "https://rest.akismet.com"
     assert Akismet(KEY, BLOG).timeout == 3.0
+
+
+# --- wired into the service: a real voxpop app talking to the fake -----------------------
+
+
+def test_the_comment_service_asks_akismet_and_reports_decisions(
+    fake: FakeAkismet, make_client: AppFactory
+) -> None:
+    app = make_client(public_url=BLOG, akismet_key=KEY, akismet_url=fake.url)
+    spam = post(app, body="cheap viagra here", author_name="Pill Seller")
+    assert spam.status_code == 201 and spam.json()["status"] == "pending"  # not told
+    stored = rows(
+        app.database, f"SELECT status, reasons FROM comments WHERE id = {spam.json()['id']}"
+    )
+    assert stored[0].status == "spam" and "akismet" in stored[0].reasons
+    ham = post(app, body="The bridge reopening was overdue")
+    assert ham.json()["status"] == "approved"
+    checks = [r for r in fake.requests if r.path == "/1.1/comment-check"]
+    assert [r.form["comment_content"] for r in checks] == [
+        ["cheap viagra here"],
+        ["The bridge reopening was overdue"],
+    ]
+    assert checks[0].form["comment_author"] == ["Pill Seller"]
+    assert checks[0].form["permalink"] == [BLOG + "/story"]
+    # A moderator's decision goes back to Akismet as a lesson.
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    r = app.post(
+        f"/api/v1/admin/comments/{spam.json()['id']}/moderate",
+        json={"action": "approve"},
+        headers=admin,
+    )
+    assert r.status_code == 200
+    r = app.post(
+        f"/api/v1/admin/comments/{ham.json()['id']}/moderate",
+        json={"action": "spam"},
+        headers=admin,
+    )
+    assert r.status_code == 200
+    lessons = [(r.path, r.form["comment_content"][0]) for r in fake.requests if "submit" in r.path]
+    assert lessons == [
+        ("/1.1/submit-ham", "cheap viagra here"),
+        ("/1.1/submit-spam", "The bridge reopening was overdue"),
+    ]
+
+
+def test_an_akismet_outage_lets_comments_through(
+    fake: FakeAkismet, make_client: AppFactory
+) -> None:
+    fake.mode = "500"
+    app = make_client(public_url=BLOG, akismet_key=KEY, akismet_url=fake.url)
+    r = post(app, body="cheap viagra here")
+    assert r.status_code == 201 and r.json()["status"] == "approved"
