@@ -261,20 +261,32 @@ class Admin:
 
     # -- bans, authors, words, articles -----------------------------------------------
 
-    async def bans_page(self, request: Request) -> Response:
+    async def _site_page(
+        self,
+        request: Request,
+        section: str,
+        read: Any,
+        name: str,
+    ) -> Response:
+        """A page about one site (its bans, its word lists): sign-in, the site, what
+        ``read(ctx, actor, site)`` finds, rendered as ``admin/<section>.html`` with it as
+        ``name``."""
         try:
             who, token = await self._session(request)
         except Unsigned:
             return self._to_login(request)
         site, sites = self._site(request, who, request.query_params.get("site"))
-        rows = await run_in_threadpool(moderation.bans, context(request), who, site)
+        found = await run_in_threadpool(read, context(request), who, site)
         return _page(
-            "admin/bans.html",
+            f"admin/{section}.html",
             **self._chrome(
-                request, who, token, section="bans", site=site, sites=sites, bans=rows,
-                here=self._url("/admin/bans", site=site.name),
+                request, who, token, section=section, site=site, sites=sites,
+                here=self._url(f"/admin/{section}", site=site.name), **{name: found},
             ),
         )  # fmt: skip
+
+    async def bans_page(self, request: Request) -> Response:
+        return await self._site_page(request, "bans", moderation.bans, "bans")
 
     async def add_ban(self, request: Request) -> Response:
         who, fields = await self._form(request)
@@ -307,19 +319,7 @@ class Admin:
         return _back(fields, mark if value else "un" + mark)
 
     async def words_page(self, request: Request) -> Response:
-        try:
-            who, token = await self._session(request)
-        except Unsigned:
-            return self._to_login(request)
-        site, sites = self._site(request, who, request.query_params.get("site"))
-        lists = await run_in_threadpool(moderation.words, context(request), who, site)
-        return _page(
-            "admin/words.html",
-            **self._chrome(
-                request, who, token, section="words", site=site, sites=sites, lists=lists,
-                here=self._url("/admin/words", site=site.name),
-            ),
-        )  # fmt: skip
+        return await self._site_page(request, "words", moderation.words, "lists")
 
     async def save_words(self, request: Request) -> Response:
         who, fields = await self._form(request)

@@ -329,7 +329,8 @@ async def put_words(request: Request) -> Response:
     ctx = context(request)
     who, site = actor(request), ctx.site(p.site)
     await run_in_threadpool(moderation.set_words, ctx, who, site, p.kind, p.words)
-    return json_response(moderation.words(ctx, who, site), headers=PRIVATE)
+    lists = await run_in_threadpool(moderation.words, ctx, who, site)
+    return json_response(lists, headers=PRIVATE)
 
 
 @router.post(
