@@ -375,7 +375,7 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
     def txn(conn: Connection) -> tuple[Comment | None, int, Any]:
         comment = comment_store.get_for_update(conn, comment_id)
         site_id = moderation_store.site_of_comment(conn, comment_id) if comment else None
-        site = next((s for s in ctx.sites.values() if s.id == site_id), None)
+        site = ctx.site_by_id(site_id)
         if comment is None or site is None:
             access.check_moderator(actor)
             raise errors.UnknownComment(f"No comment {comment_id}")

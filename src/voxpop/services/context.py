@@ -69,6 +69,10 @@ class Context:
             raise UnknownSite(f"No site named {name!r} is configured")
         return site
 
+    def site_by_id(self, site_id: int | None) -> Site | None:
+        """The configured site with this row id (None: not configured, or no id)."""
+        return next((s for s in self.sites.values() if s.id == site_id), None)
+
     def check_origin(self, site: Site, origin: str | None) -> None:
         """A browser call from another origin must come from one the site allows."""
         if origin is None or origin_allowed(self.settings, site, origin):

@@ -453,7 +453,8 @@ def _site_of(ctx: Context, comment_id: int) -> str | None:
     """The name of a comment's site (None when there is no such comment)."""
     with ctx.db.read() as conn:
         site_id = moderation_store.site_of_comment(conn, comment_id)
-    return next((s.name for s in ctx.sites.values() if s.id == site_id), None)
+    site = ctx.site_by_id(site_id)
+    return site.name if site else None
 
 
 def reattach(ctx: Context, actor: Actor, comment_id: int, start: int, end: int) -> dict[str, Any]:

@@ -243,7 +243,7 @@ def rejudge_edit(
     status changes, None otherwise. The classifier forgets what it learnt of the old text."""
     extra = store.comment_extra(conn, comment_id)
     site_id = store.site_of_comment(conn, comment_id)
-    site = next((s for s in ctx.sites.values() if s.id == site_id), None)
+    site = ctx.site_by_id(site_id)
     if extra is None or site is None:
         return None
     patterns = ctx.words.patterns(conn, site.id)
@@ -352,10 +352,10 @@ def flag(
 
 
 def _site_by_id(ctx: Context, site_id: int) -> Site:
-    for site in ctx.sites.values():
-        if site.id == site_id:
-            return site
-    raise errors.UnknownSite("The comment's site is no longer configured")
+    site = ctx.site_by_id(site_id)
+    if site is None:
+        raise errors.UnknownSite("The comment's site is no longer configured")
+    return site
 
 
 def _until(now: datetime, days: int | None) -> datetime | None:
