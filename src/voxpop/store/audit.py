@@ -27,13 +27,6 @@ def record(
     )
 
 
-def recent(conn: Connection, limit: int = 100, action_prefix: str = "") -> list[Any]:
-    query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
-    if action_prefix:
-        query = query.where(audit.c.action.startswith(action_prefix, autoescape=True))
-    return list(conn.execute(query).mappings())
-
-
 def page(
     conn: Connection, site_id: int | None, before: int | None, limit: int, action_prefix: str = ""
 ) -> list[Any]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from voxpop.store.schema import articles, authors, bans, comments, flags, spam_tokens, words
-from voxpop.store.upsert import insert_ignore
+from voxpop.store.upsert import insert_ignore, insert_ignore_many
 
 # --- bans ----------------------------------------------------------------------------
 
@@ -240,20 +240,16 @@ def token_counts(
 
 
 def learn(conn: Connection, site_id: int, tokens: Sequence[str], spam: int, ham: int) -> None:
-    """Add ``spam``/``ham`` (±1) to each token's counts and to the comment totals."""
-    for token in sorted({*tokens, DOCS}):
-        insert_ignore(conn, spam_tokens, site_id=site_id, token=token, spam=0, ham=0)
+    """Add ``spam``/``ham`` (±1) to each token's counts and to the comment totals (never
+    below zero): one executemany to create missing rows, one UPDATE."""
+    wanted = sorted({*tokens, DOCS})
+    rows = [{"site_id": site_id, "token": t, "spam": 0, "ham": 0} for t in wanted]
+    insert_ignore_many(conn, spam_tokens, rows)
+    larger = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
     conn.execute(
         sa.update(spam_tokens)
-        .where(spam_tokens.c.site_id == site_id, spam_tokens.c.token.in_(sorted({*tokens, DOCS})))
-        .values(
-            spam=sa.func.max(spam_tokens.c.spam + spam, 0)
-            if conn.dialect.name == "sqlite"
-            else sa.func.greatest(spam_tokens.c.spam + spam, 0),
-            ham=sa.func.max(spam_tokens.c.ham + ham, 0)
-            if conn.dialect.name == "sqlite"
-            else sa.func.greatest(spam_tokens.c.ham + ham, 0),
-        )
+        .where(spam_tokens.c.site_id == site_id, spam_tokens.c.token.in_(wanted))
+        .values(spam=larger(spam_tokens.c.spam + spam, 0), ham=larger(spam_tokens.c.ham + ham, 0))
     )
 
 
@@ -266,11 +262,6 @@ def _tab_condition(tab: str) -> Any:
     if tab == "flagged":
         return sa.and_(comments.c.flags > 0, comments.c.status.in_(("approved", "pending")))
     return comments.c.status == tab
-
-
-def _like(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def queue(
@@ -321,14 +312,14 @@ def queue(
         .where(articles.c.site_id == site_id, _tab_condition(tab))
     )
     if text:
-        stmt = stmt.where(c.body.ilike(_like(text), escape="\\"))
+        stmt = stmt.where(c.body.icontains(text, autoescape=True))
     if author:
         if author.isascii() and author.isdigit() and len(author) <= 10:
             stmt = stmt.where(c.reader_id == int(author))
         else:
-            stmt = stmt.where(c.author_name.ilike(_like(author), escape="\\"))
+            stmt = stmt.where(c.author_name.icontains(author, autoescape=True))
     if article:
-        stmt = stmt.where(articles.c.uri.ilike(_like(article), escape="\\"))
+        stmt = stmt.where(articles.c.uri.icontains(article, autoescape=True))
     if before is not None:
         at, last = before
         stmt = stmt.where(sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.id < last)))

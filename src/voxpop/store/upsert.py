@@ -27,6 +27,12 @@ def _statement(table: sa.Table, columns: tuple[str, ...]) -> TextClause:
     ).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in columns))
 
 
+def insert_ignore_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """``insert_ignore`` of many rows with the same columns, in one executemany."""
+    if rows:
+        conn.execute(_statement(table, tuple(sorted(rows[0]))), rows)
+
+
 def insert_ignore(conn: Connection, table: sa.Table, **values: Any) -> sa.CursorResult[Any]:
     """Insert one row unless it would conflict; ``rowcount`` says whether it was."""
     return conn.execute(_statement(table, tuple(sorted(values))), values)

@@ -19,6 +19,7 @@ from voxpop import errors
 from voxpop.model import ALL_SITES, MAX_ID, Site
 from voxpop.services import access, accounts, moderation
 from voxpop.services import comments as comment_service
+from voxpop.services import queue as queue_service
 from voxpop.services.identity import Actor, same
 from voxpop.web import csrf
 from voxpop.web.deps import actor as request_actor
@@ -128,7 +129,7 @@ class Admin:
 
     def _site(self, request: Request, who: Actor, name: str | None) -> tuple[Site, list[Site]]:
         ctx = context(request)
-        sites = moderation.staff_sites(ctx, who)
+        sites = queue_service.staff_sites(ctx, who)
         if not sites:
             raise errors.InsufficientRole("Your account has no role on any site yet")
         if name:
@@ -215,7 +216,7 @@ class Admin:
         site, sites = self._site(request, who, q.get("site"))
         tab = q.get("tab") or "pending"
         page = await run_in_threadpool(
-            moderation.queue, context(request), who, site, tab, q.get("q", ""),
+            queue_service.queue, context(request), who, site, tab, q.get("q", ""),
             q.get("author", ""), q.get("article", ""), q.get("cursor") or None,
         )  # fmt: skip
         items = [queue_item(page, r) for r in page.items]
@@ -228,7 +229,7 @@ class Admin:
             "admin/queue.html",
             **self._chrome(
                 request, who, token, section="queue", site=site, sites=sites, page=page,
-                items=items, tab=tab, tabs=moderation.TABS, here=here, filters=filters,
+                items=items, tab=tab, tabs=queue_service.TABS, here=here, filters=filters,
                 next_url=self._url("/admin/queue", site=site.name, tab=tab, cursor=page.next_cursor,
                                    **filters) if page.next_cursor else None,
                 tab_url=lambda t: self._url("/admin/queue", site=site.name, tab=t, **filters),
@@ -352,7 +353,7 @@ class Admin:
         site, sites = self._site(request, who, q.get("site"))
         before = _positive(q.get("before"))
         rows = await run_in_threadpool(
-            moderation.audit_log, context(request), who, site, before, 101, q.get("action", "")
+            queue_service.audit_log, context(request), who, site, before, 101, q.get("action", "")
         )
         more = len(rows) > 100
         rows = rows[:100]

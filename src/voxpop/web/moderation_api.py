@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from voxpop.model import MAX_ID
 from voxpop.services import moderation
+from voxpop.services import queue as queue_service
 from voxpop.web import body, serialize
 from voxpop.web.api import _errors, json_response
 from voxpop.web.deps import actor, context, known_query
@@ -161,7 +162,7 @@ async def flag(request: Request, comment_id: Id, site: SiteQ = "default") -> Res
     return json_response({"status": "received"}, 202, PRIVATE)
 
 
-def queue_item(page: moderation.QueuePage, row: Any) -> dict[str, Any]:
+def queue_item(page: queue_service.QueuePage, row: Any) -> dict[str, Any]:
     mark = page.marks.get(row.reader_id) if row.reader_id is not None else None
     return {
         "id": row.id,
@@ -208,7 +209,7 @@ def queue(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     ctx = context(request)
-    page = moderation.queue(
+    page = queue_service.queue(
         ctx, actor(request), ctx.site(site), tab, q, author, article, cursor, limit
     )
     data = {
@@ -374,7 +375,7 @@ def audit(
     action: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     ctx = context(request)
-    rows = moderation.audit_log(
+    rows = queue_service.audit_log(
         ctx, actor(request), ctx.site(site) if site else None, before, limit + 1, action
     )
     more = len(rows) > limit
