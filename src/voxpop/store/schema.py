@@ -397,3 +397,45 @@ spam_tokens = sa.Table(
     sa.Column("spam", sa.Integer, nullable=False, server_default="0"),
     sa.Column("ham", sa.Integer, nullable=False, server_default="0"),
 )
+
+# What an import brought in, keyed by the source's own ids (``source``: ``disqus:<site>``,
+# ``isso:<site>``, ...; ``key``: ``t:<thread id>`` → an article, ``p:<post id>`` → a comment).
+# Running an import again finds its keys here and adds nothing twice.
+imported = sa.Table(
+    "imported",
+    metadata,
+    sa.Column("source", sa.String(80), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("local_id", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Webhook calls to make, written in the transaction of the change they announce and
+# delivered by the outbox workers with retries; also the operators' delivery log.
+# ``(url, event_key)`` is unique: deciding twice (a moderation replayed) calls once.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    # ``comment.created``, ``comment.moderated``, ``rating.created``, ...
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("event_key", sa.String(100), nullable=False),
+    # The exact body that is signed and sent (JSON).
+    sa.Column("payload", sa.Text, nullable=False),
+    # queued → sent | failed.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("url", "event_key"),
+    sa.Index("ix_webhook_deliveries_status_due", "status", "due_at"),
+    sa.Index("ix_webhook_deliveries_created", "created_at"),
+    sqlite_autoincrement=True,
+)
