@@ -1,4 +1,5 @@
-"""Command line: ``voxpop serve | worker | migrate | check-config``."""
+"""Command line: ``voxpop serve | worker | migrate | import | export | create-admin |
+check-config``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import logging
 import os
 import sys
+import time
+from typing import Any
 
 from voxpop import __version__
 from voxpop.errors import ConfigurationError
@@ -163,6 +166,147 @@ def create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Bar:
+    """Progress on stderr: a redrawn bar on a terminal, a line per tenth otherwise."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.shown = -1
+        self.started = time.monotonic()
+
+    def update(self, done: int, note: str) -> None:
+        share = min(done / self.total, 1.0)
+        tenth = int(share * 10)
+        if not self.tty and tenth == self.shown:
+            return
+        self.shown = tenth
+        filled = int(share * 30)
+        line = f"{self.label} [{'#' * filled}{'.' * (30 - filled)}] {share:4.0%} {note}"
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self.tty and self.shown >= 0:
+            print(file=sys.stderr)
+
+
+def import_cmd(args: argparse.Namespace) -> int:
+    """Bring another system's comments in, or restore a voxpop export."""
+    from voxpop import errors
+    from voxpop.importers.records import SourceError
+    from voxpop.store import migrate
+    from voxpop.store.db import Database
+
+    settings = _settings()
+    if not os.path.isfile(args.file):
+        print(f"voxpop: no file {args.file}", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    migrate.upgrade(db)
+    bar = _Bar(os.path.getsize(args.file), f"importing {os.path.basename(args.file)}")
+    try:
+        if args.source == "voxpop":
+            return _restore(db, args.file)
+        from voxpop.services import importing
+        from voxpop.services.context import open_context
+
+        ctx = open_context(settings, db)
+        uri_map = importing.load_uri_map(args.uri_map) if args.uri_map else {}
+
+        def progress(done: int, summary: importing.Summary) -> None:
+            rate = summary.posts / max(time.monotonic() - bar.started, 1e-3)
+            bar.update(done, f"{summary.posts:,} posts, {rate:,.0f}/s")
+
+        summary = importing.run(
+            ctx,
+            args.source,
+            args.file,
+            site=args.site,
+            dry_run=args.dry_run,
+            uri_map=uri_map,
+            keep_query=args.keep_query,
+            progress=progress,
+        )
+        bar.update(bar.total, f"{summary.posts:,} posts")
+        bar.finish()
+    except SourceError as exc:
+        bar.finish()
+        print(f"voxpop: {args.file}: {exc}; nothing was imported", file=sys.stderr)
+        return 1
+    except errors.VoxpopError as exc:
+        bar.finish()
+        print(f"voxpop: {exc.detail}; nothing was imported", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    statuses = ", ".join(f"{n:,} {s}" for s, n in sorted(summary.statuses.items())) or "none"
+    verb = "would import" if summary.dry_run else "imported"
+    print(
+        f"voxpop: {verb} {summary.created:,} comments ({statuses}) into site {summary.site} "
+        f"in {summary.seconds:.1f} s\n"
+        f"  threads: {summary.threads:,} ({summary.articles_created:,} new articles)\n"
+        f"  posts in the file: {summary.posts:,}; already imported before: {summary.already:,}\n"
+        f"  replies made top-level (parent missing): {summary.orphans:,}\n"
+        f"  dropped invalid e-mail addresses: {summary.dropped_emails:,}, "
+        f"websites: {summary.dropped_websites:,}"
+        + ("\n  dry run: nothing was written" if summary.dry_run else "")
+    )
+    return 0
+
+
+def _table_progress() -> Any:
+    """Rows done per table on stderr, redrawn on a terminal."""
+    tty = sys.stderr.isatty()
+
+    def progress(table: str, done: int) -> None:
+        if done:
+            line = f"  {table}: {done:,} rows"
+            print(f"\r{line:<60}" if tty else line, end="" if tty else "\n", file=sys.stderr)
+
+    return progress
+
+
+def _restore(db: Any, path: str) -> int:
+    from voxpop.services import archive
+
+    progress = _table_progress()
+
+    counts = archive.restore(db, path, progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    total = sum(counts.values())
+    print(f"voxpop: restored {total:,} rows from {path} ({len(counts)} tables)")
+    return 0
+
+
+def export_cmd(args: argparse.Namespace) -> int:
+    """Write everything to one JSON document (gzip when FILE ends in .gz)."""
+    from voxpop.services import archive
+    from voxpop.store.db import Database
+
+    settings = _settings()
+    db = Database(settings.database_url)
+
+    progress = _table_progress()
+
+    try:
+        counts = archive.export(db, args.file, progress)
+    except OSError as exc:
+        print(f"\nvoxpop: cannot write {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    summary = ", ".join(f"{n:,} {name}" for name, n in counts.items() if n)
+    print(f"voxpop: exported to {args.file}: {summary or 'an empty database'}")
+    return 0
+
+
 def check_config(_args: argparse.Namespace) -> int:
     settings = _settings()
     print(f"voxpop: configuration is valid ({settings.env}, {len(settings.sites)} site(s))")
@@ -198,6 +342,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--role", choices=["admin", "moderator"], default="admin")
     p.add_argument("--site", default="*", help="the site of the role (default *: every site)")
     p.set_defaults(func=create_admin)
+
+    p = sub.add_parser(
+        "import",
+        help="import comments from disqus, wordpress, isso, remark42, or a voxpop export",
+        description="Import comments from another system's export (run it again: nothing is "
+        "added twice), or restore a `voxpop export` into an empty database.",
+    )
+    p.add_argument("source", choices=["disqus", "wordpress", "isso", "remark42", "voxpop"])
+    p.add_argument("file", help="the export file (Isso: its SQLite database)")
+    p.add_argument("--site", default="default", help="the site to import into (default: default)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="read and check everything, write nothing"
+    )
+    p.add_argument(
+        "--uri-map", metavar="CSV", help="a CSV file of `source URL,uri` lines overriding the rule"
+    )
+    p.add_argument(
+        "--keep-query", action="store_true", help="keep URLs' query strings in article uris"
+    )
+    p.set_defaults(func=import_cmd)
+
+    p = sub.add_parser("export", help="write everything to one JSON document")
+    p.add_argument("file", help="where to write it (gzip when it ends in .gz)")
+    p.set_defaults(func=export_cmd)
 
     p = sub.add_parser("check-config", help="validate the settings and exit")
     p.set_defaults(func=check_config)

@@ -1,0 +1,344 @@
+"""Bring another system's comments in: ``voxpop import disqus|wordpress|isso|remark42``.
+
+A reader (``voxpop.importers.<source>``) streams the file as records; this writes them in
+ONE transaction, so a file found broken half-way leaves nothing behind, and ``dry_run``
+does all the work and rolls it back. Every thread and post is remembered by the source's
+own id (table ``imported``): running the same import again adds nothing.
+
+How records become rows:
+- A thread's URL becomes the article's ``uri``: its path, query and fragment dropped
+  (``keep_query`` keeps the query), unless ``uri_map`` names the URL. Articles that exist
+  already (the same uri on the site) get the imported comments added to them.
+- A post's body becomes the Markdown a reader would have typed (HTML is converted by
+  ``importers.markdown``), rendered and sanitised by the same renderer as a new comment.
+  Deleted posts keep their place in the thread but not their text. Statuses, dates, names
+  and vote counts are kept; e-mail addresses and websites that would be refused from a
+  reader are dropped; addresses (IPs) are never read.
+- A reply whose parent comes later in the file is linked at the end; a reply whose parent
+  is missing or on another thread becomes a top-level comment (counted as ``orphans``).
+- Nothing is judged by the moderation policy, nobody is notified, no webhook is called:
+  this is history, not news. Each touched article's count and version are put right, so
+  every cached thread is refreshed.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import re
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Connection
+
+from voxpop import errors
+from voxpop.importers.markdown import html_to_markdown, text_to_markdown
+from voxpop.importers.records import Post, Reader, SourceError, Thread
+from voxpop.model import Site
+from voxpop.services import inputs
+from voxpop.services.comments import wilson
+from voxpop.services.context import Context
+from voxpop.services.render import RENDERER, render
+from voxpop.store import articles as article_store
+from voxpop.store import imports as store
+
+SOURCES = ("disqus", "wordpress", "isso", "remark42")
+_BATCH = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass
+class Summary:
+    source: str
+    site: str
+    dry_run: bool = False
+    threads: int = 0
+    articles_created: int = 0
+    posts: int = 0
+    created: int = 0
+    already: int = 0
+    orphans: int = 0
+    dropped_emails: int = 0
+    dropped_websites: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+Progress = Callable[[int, Summary], None]
+
+
+def reader(source: str) -> Reader:
+    if source not in SOURCES:
+        raise errors.ValidationFailed(
+            f"Unknown source {source!r}; choose one of {', '.join(SOURCES)}", field="source"
+        )
+    module = importlib.import_module(f"voxpop.importers.{source}")
+    read: Reader = module.read
+    return read
+
+
+def load_uri_map(path: str) -> dict[str, str]:
+    """A CSV file of ``source URL,uri`` lines (``#`` starts a comment)."""
+    mapping: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.reader(handle), 1):
+            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+                continue
+            if len(row) != 2:
+                raise SourceError("a uri map line needs two columns: source URL,uri", number)
+            try:
+                mapping[row[0].strip()] = inputs.uri(row[1])
+            except errors.ValidationFailed as exc:
+                raise SourceError(f"{row[1]!r} is not a page path: {exc.detail}", number) from None
+    return mapping
+
+
+def uri_for(url: str, uri_map: dict[str, str], keep_query: bool) -> str:
+    """The rule: the mapped uri when the URL is mapped, else the URL's path."""
+    url = url.strip()
+    if url in uri_map:
+        return uri_map[url]
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if keep_query and parts.query:
+        path += "?" + parts.query
+    return inputs.uri(path)
+
+
+class _DryRun(Exception):
+    pass
+
+
+def run(
+    ctx: Context,
+    source: str,
+    path: str,
+    *,
+    site: str = "default",
+    dry_run: bool = False,
+    uri_map: dict[str, str] | None = None,
+    keep_query: bool = False,
+    progress: Progress | None = None,
+) -> Summary:
+    """Import ``path`` (a file of ``source``'s) into ``site``. Raises ``SourceError`` (and
+    imports nothing) when the file is broken."""
+    read = reader(source)
+    target = ctx.site(site)
+    summary = Summary(source=source, site=target.name, dry_run=dry_run)
+    started = time.monotonic()
+    job = _Import(ctx, target, f"{source}:{target.name}", summary, uri_map or {}, keep_query)
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(done, summary)
+
+    try:
+        with ctx.db.write() as conn:
+            job.conn = conn
+            job.write(read(path, report))
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+class _Import:
+    def __init__(
+        self,
+        ctx: Context,
+        site: Site,
+        source: str,
+        summary: Summary,
+        uri_map: dict[str, str],
+        keep_query: bool,
+    ) -> None:
+        self.ctx = ctx
+        self.site = site
+        self.source = source
+        self.summary = summary
+        self.uri_map = uri_map
+        self.keep_query = keep_query
+        self.now = ctx.clock()
+        self.conn: Connection
+        self.threads: dict[str, int] = {}
+        self.touched: set[int] = set()
+        # (comment id, parent key, article id) of replies whose parent was not there yet.
+        self.deferred: list[tuple[int, str, int]] = []
+
+    def write(self, records: Iterable[Thread | Post]) -> None:
+        batch: list[Post] = []
+        for record in records:
+            if isinstance(record, Thread):
+                self.thread(record)
+                continue
+            batch.append(record)
+            if len(batch) >= _BATCH:
+                self.posts(batch)
+                batch = []
+        self.posts(batch)
+        self.link_deferred()
+        store.recount(self.conn, self.touched)
+
+    def thread(self, thread: Thread) -> None:
+        summary = self.summary
+        summary.threads += 1
+        key = "t:" + thread.key
+        if thread.key in self.threads:
+            return
+        found = store.known(self.conn, self.source, [key]).get(key)
+        if found is not None:
+            self.threads[thread.key] = found
+            return
+        try:
+            uri = uri_for(thread.url, self.uri_map, self.keep_query)
+        except errors.ValidationFailed:
+            raise SourceError(
+                f"thread {thread.key}: {thread.url!r} is not a page URL; map it to a uri "
+                "with --uri-map"
+            ) from None
+        title = _line(thread.title)[:300]
+        existing = article_store.get(self.conn, self.site.id, uri)
+        article = existing or article_store.get_or_create(self.conn, self.site.id, uri, title)
+        if existing is None:
+            summary.articles_created += 1
+        elif title and not existing.title:
+            article_store.set_title(self.conn, existing.id, title)
+        if thread.closed:
+            store.close(self.conn, article.id, self.now)
+        self.threads[thread.key] = article.id
+        store.remember(self.conn, self.source, [(key, article.id)], self.now)
+
+    def posts(self, batch: list[Post]) -> None:
+        if not batch:
+            return
+        wanted = ["p:" + p.key for p in batch]
+        wanted += ["p:" + p.parent_key for p in batch if p.parent_key]
+        known = store.known(self.conn, self.source, wanted)
+        # id → (root id, article id) of what the known keys and this batch hold.
+        where = store.placement(self.conn, known.values()) if known else {}
+        fresh: list[tuple[str, int]] = []
+        for post in batch:
+            self.summary.posts += 1
+            key = "p:" + post.key
+            if key in known:
+                self.summary.already += 1
+                continue
+            article_id = self.threads.get(post.thread_key)
+            if article_id is None:
+                raise SourceError(
+                    f"post {post.key} names thread {post.thread_key}, which the file does "
+                    "not define before it"
+                )
+            parent_id = root_id = None
+            deferred_parent: str | None = None
+            if post.parent_key:
+                parent_id = known.get("p:" + post.parent_key)
+                if parent_id is None:
+                    deferred_parent = post.parent_key
+                else:
+                    root, parent_article = where[parent_id]
+                    if parent_article != article_id:
+                        parent_id = None
+                        self.summary.orphans += 1
+                    else:
+                        root_id = root
+            comment_id = store.insert_comment(
+                self.conn, self.values(post, article_id, parent_id, root_id)
+            )
+            known[key] = comment_id
+            where[comment_id] = (root_id or comment_id, article_id)
+            fresh.append((key, comment_id))
+            if deferred_parent is not None:
+                self.deferred.append((comment_id, deferred_parent, article_id))
+            self.touched.add(article_id)
+            self.summary.created += 1
+            self.summary.statuses[post.status] += 1
+        store.remember(self.conn, self.source, fresh, self.now)
+
+    def values(
+        self, post: Post, article_id: int, parent_id: int | None, root_id: int | None
+    ) -> dict[str, Any]:
+        body = "" if post.status == "deleted" else _markdown(post)
+        return {
+            "article_id": article_id,
+            "parent_id": parent_id,
+            "root_id": root_id,
+            "reader_id": None,
+            "author_name": _line(post.author_name or "")[:80] or None,
+            "author_email": self.email(post.author_email),
+            "author_website": self.website(post.author_website),
+            "body": body,
+            "html": render(body) if body else "",
+            "renderer": RENDERER,
+            "status": post.status,
+            "created_at": post.created_at,
+            "edited_at": post.edited_at,
+            "up": max(0, post.up),
+            "down": max(0, post.down),
+            "score": wilson(max(0, post.up), max(0, post.down)),
+            "flags": 0,
+        }
+
+    def email(self, value: str | None) -> str | None:
+        try:
+            return inputs.email(value)
+        except errors.ValidationFailed:
+            self.summary.dropped_emails += 1
+            return None
+
+    def website(self, value: str | None) -> str | None:
+        try:
+            return inputs.website(value)
+        except errors.ValidationFailed:
+            self.summary.dropped_websites += 1
+            return None
+
+    def link_deferred(self) -> None:
+        """Hang the replies whose parents came later under them, then give every moved
+        subtree its true top-level comment."""
+        if not self.deferred:
+            return
+        parents = store.known(self.conn, self.source, ["p:" + k for _, k, _ in self.deferred])
+        linked: list[int] = []
+        for comment_id, parent_key, article_id in self.deferred:
+            parent_id = parents.get("p:" + parent_key)
+            if parent_id is None or store.article_of(self.conn, parent_id) != article_id:
+                self.summary.orphans += 1
+                continue
+            store.set_parent(self.conn, comment_id, parent_id)
+            linked.append(comment_id)
+        for comment_id in linked:
+            store.move_subtree(self.conn, comment_id, self.top_of(comment_id))
+
+    def top_of(self, comment_id: int) -> int:
+        seen = {comment_id}
+        current = store.parent_of(self.conn, comment_id)
+        assert current is not None
+        while True:
+            if current in seen:
+                raise SourceError("some replies name each other as parents (a cycle)")
+            seen.add(current)
+            above = store.parent_of(self.conn, current)
+            if above is None:
+                return current
+            current = above
+
+
+def _line(value: str) -> str:
+    return _CONTROL.sub("", unicodedata.normalize("NFC", value)).replace("\n", " ").strip()
+
+
+def _markdown(post: Post) -> str:
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", post.body)).replace("\r\n", "\n")
+    if post.format == "html":
+        return html_to_markdown(text)
+    if post.format == "text":
+        return text_to_markdown(text)
+    return text.strip()
