@@ -20,6 +20,7 @@ from voxpop.web import (
     admin,
     api,
     feedback_api,
+    feeds,
     moderation_api,
     pages,
     privacy_api,
@@ -99,6 +100,7 @@ def create_app(
     app.include_router(privacy_api.router)
     app.include_router(admin.Admin().router)
     app.include_router(static_files.router())
+    app.include_router(feeds.router)
     app.include_router(pages.Pages().router)
 
     schema = api.openapi_document(

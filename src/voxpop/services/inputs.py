@@ -26,7 +26,10 @@ def uri(value: str) -> str:
     value = value.strip()
     if not value or len(value) > 1024 or _CONTROL.search(value) or any(c.isspace() for c in value):
         raise ValidationFailed("uri must be a page path such as /2026/11/story", field="uri")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "http://[::1": an unclosed IPv6 host
+        raise ValidationFailed("uri must be a path or an http(s) URL", field="uri") from None
     if parts.scheme and parts.scheme not in ("http", "https"):
         raise ValidationFailed("uri must be a path or an http(s) URL", field="uri")
     path = re.sub(r"/{2,}", "/", parts.path or "/")

@@ -150,6 +150,8 @@ comments = sa.Table(
     sa.Index("ix_comments_anchor_state", "anchor_state", "article_id"),
     # The moderation queue: one status, newest first.
     sa.Index("ix_comments_status", "status", "created_at"),
+    # An article's newest approved comments, replies included (its Atom feed).
+    sa.Index("ix_comments_article_status", "article_id", "status", "created_at", "id"),
     sa.Index("ix_comments_flagged", "flags", "created_at"),
     # A reader's or an address's recent comments (the repetition check of every post).
     sa.Index("ix_comments_address_key", "address_key", "created_at"),

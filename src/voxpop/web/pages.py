@@ -81,6 +81,12 @@ def thread_url(uri: str, site: str, **extra: Any) -> str:
     return "/comments?" + urlencode(query)
 
 
+def feed_url(uri: str, site: str) -> str:
+    """The path of the article's Atom feed of comments (``/feeds/comments.atom``)."""
+    query = {"uri": uri, **({"site": site} if site != "default" else {})}
+    return "/feeds/comments.atom?" + urlencode(query)
+
+
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or str(
         request.app.state.ctx.settings.public_url
@@ -139,6 +145,7 @@ class Pages:
             title=title,
             csrf_token=csrf.token_for(ctx.settings.secret_key, nonce),
             thread_url=thread_url,
+            feed_url=feed_url,
             reply_to=extra.pop("reply_to", None),
             rating=rating,
             rating_policy=site.rating,

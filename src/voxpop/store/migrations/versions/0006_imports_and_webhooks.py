@@ -52,6 +52,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("url", "event_key", name=op.f("uq_webhook_deliveries_url_event_key")),
         sqlite_autoincrement=True,
     )
+    with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_comments_article_status",
+            ["article_id", "status", "created_at", "id"],
+            unique=False,
+        )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_deliveries_created", ["created_at"], unique=False)
         batch_op.create_index(
@@ -68,5 +74,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_webhook_deliveries_created")
 
     op.drop_table("webhook_deliveries")
+    with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.drop_index("ix_comments_article_status")
     op.drop_table("imported")
     # ### end Alembic commands ###
