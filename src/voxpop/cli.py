@@ -317,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Migrating says so in its own words; Alembic's step-by-step lines are noise here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="voxpop", description="Reader engagement for news sites")
     parser.add_argument("--version", action="version", version=f"voxpop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from array import array
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any, cast
@@ -187,10 +188,11 @@ def restore(db: Database, path: str, progress: Progress = _quiet) -> dict[str, i
         with _open_read(path) as handle:
             current: sa.Table | None = None
             batch: list[dict[str, Any]] = []
+            links = _Links()
             try:
                 for name, raw in _rows(handle, schema):
                     if current is None or name != current.name:
-                        _flush(conn, current, batch, counts, progress)
+                        _flush(conn, current, batch, counts, progress, links)
                         current = store.table(name)
                         if current is None:
                             raise SourceError(f"unknown table {name!r} in the export")
@@ -199,12 +201,46 @@ def restore(db: Database, path: str, progress: Progress = _quiet) -> dict[str, i
                         counts[name] = 0
                     batch.append(_decode(current, counts[name] + len(batch) + 1, raw))
                     if len(batch) >= _BATCH:
-                        _flush(conn, current, batch, counts, progress)
-                _flush(conn, current, batch, counts, progress)
+                        _flush(conn, current, batch, counts, progress, links)
+                _flush(conn, current, batch, counts, progress, links)
             except ijson.JSONError as exc:
                 raise SourceError(f"the file is not valid JSON: {exc}") from None
+        links.apply(conn)
         store.reset_sequences(conn)
     return counts
+
+
+class _Links:
+    """A row may refer to a row of its own table that comes later (an imported reply whose
+    parent was found after it has the lower id): such columns go in empty and are set once
+    every row is in. Kept compactly, one integer array per column."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, str], tuple[array[int], array[int]]] = {}
+
+    def hold(self, table: sa.Table, batch: list[dict[str, Any]]) -> None:
+        for column in store.self_references(table):
+            key = (table.name, column)
+            for row in batch:
+                value = row.get(column)
+                if value is not None and "id" in row:
+                    ids, values = self.pending.setdefault(key, (array("q"), array("q")))
+                    ids.append(row["id"])
+                    values.append(value)
+                    row[column] = None
+
+    def apply(self, conn: sa.Connection) -> None:
+        for (name, column), (ids, values) in self.pending.items():
+            table = store.table(name)
+            assert table is not None
+            for start in range(0, len(ids), _BATCH):
+                part = zip(ids[start : start + _BATCH], values[start : start + _BATCH], strict=True)
+                try:
+                    store.set_column(conn, table, column, list(part))
+                except sa.exc.IntegrityError:
+                    raise SourceError(
+                        f"table {name}: some {column} values name rows that are not there"
+                    ) from None
 
 
 def _flush(
@@ -213,10 +249,12 @@ def _flush(
     batch: list[dict[str, Any]],
     counts: dict[str, int],
     progress: Progress,
+    links: _Links,
 ) -> None:
     if table is None or not batch:
         return
     first = counts[table.name] + 1
+    links.hold(table, batch)
     try:
         with conn.begin_nested():
             store.insert(conn, table, batch)

@@ -56,6 +56,24 @@ def insert(conn: Connection, table: sa.Table, batch: list[dict[str, Any]]) -> No
         conn.execute(sa.insert(table), batch)
 
 
+def self_references(table: sa.Table) -> list[str]:
+    """The table's columns that refer to its own rows (a comment's parent and root)."""
+    return [c.name for c in table.columns if any(fk.column.table is table for fk in c.foreign_keys)]
+
+
+def set_column(
+    conn: Connection, table: sa.Table, column: str, pairs: list[tuple[int, int]]
+) -> None:
+    """Set ``column`` to each pair's value in the row of the pair's id."""
+    if pairs:
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values({column: sa.bindparam("value")})
+        )
+        conn.execute(stmt, [{"row_id": i, "value": v} for i, v in pairs])
+
+
 def reset_sequences(conn: Connection) -> None:
     """After rows came in with their ids, new rows must get ids above them: PostgreSQL's
     sequences are set to each table's highest id (SQLite keeps track by itself)."""
