@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 from voxpop.app import create_app
 from voxpop.importers.records import SourceError
 from voxpop.model import Role
-from voxpop.services import accounts, archive
-from voxpop.store import imports as import_store
+from voxpop.services import accounts, archive, importing
 from voxpop.store import migrate
 from voxpop.store.archive import SKIPPED
 from voxpop.store.db import Database
@@ -64,8 +63,8 @@ def populate(client: TestClient) -> None:
     ok(client.post("/api/v1/admin/articles/close", json={"site": "default", "uri": "/other", "closed": True}, headers=H))  # fmt: skip
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
     accounts.create_account(ctx, "cli", "mod-ada", "a long enough password", [("default", Role.MODERATOR)])  # fmt: skip
-    with ctx.db.write() as conn:
-        import_store.remember(conn, "disqus:default", [("t:1", 1)], datetime.now(UTC))
+    # Imported comments: keys, and replies whose parents came later (a higher id).
+    importing.run(ctx, "disqus", str(Path(__file__).parent / "fixtures/imports/disqus/export.xml"))
 
 
 @contextmanager

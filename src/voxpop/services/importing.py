@@ -6,8 +6,9 @@ does all the work and rolls it back. Every thread and post is remembered by the 
 own id (table ``imported``): running the same import again adds nothing.
 
 How records become rows:
-- A thread's URL becomes the article's ``uri``: its path, query and fragment dropped
-  (``keep_query`` keeps the query), unless ``uri_map`` names the URL. Articles that exist
+- A thread's URL becomes the article's ``uri``: its path, percent-encoded as a browser
+  sends it, query and fragment dropped (``keep_query`` keeps the query), unless
+  ``uri_map`` names the URL. Articles that exist
   already (the same uri on the site) get the imported comments added to them.
 - A post's body becomes the Markdown a reader would have typed (HTML is converted by
   ``importers.markdown``), rendered and sanitised by the same renderer as a new comment.
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import csv
 import importlib
+import multiprocessing
+import os
 import re
 import time
 import unicodedata
@@ -32,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from sqlalchemy.engine import Connection
 
@@ -49,6 +52,9 @@ from voxpop.store import imports as store
 
 SOURCES = ("disqus", "wordpress", "isso", "remark42")
 _BATCH = 500
+# Past this many posts, bodies are converted in worker processes.
+_PARALLEL = 2_000
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -104,7 +110,10 @@ def uri_for(url: str, uri_map: dict[str, str], keep_query: bool) -> str:
     if url in uri_map:
         return uri_map[url]
     parts = urlsplit(url)
-    path = parts.path or "/"
+    # Percent-encoded as a browser's location.pathname is (what the widget sends), whether
+    # the source kept ``/東京`` or ``/%E6%9D%B1%E4%BA%AC``.
+    path = re.sub(r"%2[fF]", "\x00", re.sub(r"/{2,}", "/", parts.path or "/"))  # keep %2F
+    path = quote(unquote(path), safe=_PATH_SAFE).replace("%00", "%2F")
     if keep_query and parts.query:
         path += "?" + parts.query
     return inputs.uri(path)
@@ -124,9 +133,11 @@ def run(
     uri_map: dict[str, str] | None = None,
     keep_query: bool = False,
     progress: Progress | None = None,
+    processes: int | None = None,
 ) -> Summary:
     """Import ``path`` (a file of ``source``'s) into ``site``. Raises ``SourceError`` (and
-    imports nothing) when the file is broken."""
+    imports nothing) when the file is broken. ``processes``: how many worker processes
+    convert bodies once the import is big (default: one per core; 1: none)."""
     read = reader(source)
     target = ctx.site(site)
     summary = Summary(source=source, site=target.name, dry_run=dry_run)
@@ -137,14 +148,18 @@ def run(
         if progress is not None:
             progress(done, summary)
 
+    workers = (os.cpu_count() or 1) if processes is None else processes
+    converter = _Converter(workers, _PARALLEL)
     try:
         with ctx.db.write() as conn:
             job.conn = conn
-            job.write(read(path, report))
+            job.write(read(path, report), converter)
             if dry_run:
                 raise _DryRun
     except _DryRun:
         pass
+    finally:
+        converter.close()
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -167,35 +182,54 @@ class _Import:
         self.keep_query = keep_query
         self.now = ctx.clock()
         self.conn: Connection
+        # Threads of the file not yet needed, and the article of each one that was.
+        self.declared: dict[str, Thread] = {}
         self.threads: dict[str, int] = {}
         self.touched: set[int] = set()
         # (comment id, parent key, article id) of replies whose parent was not there yet.
         self.deferred: list[tuple[int, str, int]] = []
 
-    def write(self, records: Iterable[Thread | Post]) -> None:
+    def write(self, records: Iterable[Thread | Post], converter: _Converter) -> None:
+        """Read on while the batch before is converted, then store that one."""
         batch: list[Post] = []
+        waiting: tuple[list[Post], Ticket] | None = None
         for record in records:
             if isinstance(record, Thread):
                 self.thread(record)
                 continue
             batch.append(record)
             if len(batch) >= _BATCH:
-                self.posts(batch)
-                batch = []
-        self.posts(batch)
+                ticket = converter.submit(batch)
+                if waiting is not None:
+                    self.posts(*waiting)
+                waiting, batch = (batch, ticket), []
+        if waiting is not None:
+            self.posts(*waiting)
+        self.posts(batch, converter.submit(batch))
         self.link_deferred()
         store.recount(self.conn, self.touched)
 
     def thread(self, thread: Thread) -> None:
-        summary = self.summary
-        summary.threads += 1
-        key = "t:" + thread.key
-        if thread.key in self.threads:
-            return
-        found = store.known(self.conn, self.source, [key]).get(key)
+        """Remember a thread; its article is found or made at its first post."""
+        self.summary.threads += 1
+        if thread.key not in self.threads:
+            self.declared.setdefault(thread.key, thread)
+
+    def article_for(self, thread_key: str, post_key: str) -> int:
+        found = self.threads.get(thread_key)
         if found is not None:
-            self.threads[thread.key] = found
-            return
+            return found
+        thread = self.declared.pop(thread_key, None)
+        if thread is None:
+            raise SourceError(
+                f"post {post_key} names thread {thread_key}, which the file does not define "
+                "before it"
+            )
+        key = "t:" + thread.key
+        known = store.known(self.conn, self.source, [key]).get(key)
+        if known is not None:
+            self.threads[thread.key] = known
+            return known
         try:
             uri = uri_for(thread.url, self.uri_map, self.keep_query)
         except errors.ValidationFailed:
@@ -207,35 +241,32 @@ class _Import:
         existing = article_store.get(self.conn, self.site.id, uri)
         article = existing or article_store.get_or_create(self.conn, self.site.id, uri, title)
         if existing is None:
-            summary.articles_created += 1
+            self.summary.articles_created += 1
         elif title and not existing.title:
             article_store.set_title(self.conn, existing.id, title)
         if thread.closed:
             store.close(self.conn, article.id, self.now)
         self.threads[thread.key] = article.id
         store.remember(self.conn, self.source, [(key, article.id)], self.now)
+        return article.id
 
-    def posts(self, batch: list[Post]) -> None:
+    def posts(self, batch: list[Post], ticket: Ticket) -> None:
         if not batch:
             return
+        converted = ticket()
         wanted = ["p:" + p.key for p in batch]
         wanted += ["p:" + p.parent_key for p in batch if p.parent_key]
         known = store.known(self.conn, self.source, wanted)
         # id → (root id, article id) of what the known keys and this batch hold.
         where = store.placement(self.conn, known.values()) if known else {}
         fresh: list[tuple[str, int]] = []
-        for post in batch:
+        for post, (body, html) in zip(batch, converted, strict=True):
             self.summary.posts += 1
             key = "p:" + post.key
             if key in known:
                 self.summary.already += 1
                 continue
-            article_id = self.threads.get(post.thread_key)
-            if article_id is None:
-                raise SourceError(
-                    f"post {post.key} names thread {post.thread_key}, which the file does "
-                    "not define before it"
-                )
+            article_id = self.article_for(post.thread_key, post.key)
             parent_id = root_id = None
             deferred_parent: str | None = None
             if post.parent_key:
@@ -249,9 +280,8 @@ class _Import:
                         self.summary.orphans += 1
                     else:
                         root_id = root
-            comment_id = store.insert_comment(
-                self.conn, self.values(post, article_id, parent_id, root_id)
-            )
+            values = self.values(post, article_id, parent_id, root_id)
+            comment_id = store.insert_comment(self.conn, {**values, "body": body, "html": html})
             known[key] = comment_id
             where[comment_id] = (root_id or comment_id, article_id)
             fresh.append((key, comment_id))
@@ -265,7 +295,6 @@ class _Import:
     def values(
         self, post: Post, article_id: int, parent_id: int | None, root_id: int | None
     ) -> dict[str, Any]:
-        body = "" if post.status == "deleted" else _markdown(post)
         return {
             "article_id": article_id,
             "parent_id": parent_id,
@@ -274,8 +303,6 @@ class _Import:
             "author_name": _line(post.author_name or "")[:80] or None,
             "author_email": self.email(post.author_email),
             "author_website": self.website(post.author_website),
-            "body": body,
-            "html": render(body) if body else "",
             "renderer": RENDERER,
             "status": post.status,
             "created_at": post.created_at,
@@ -335,10 +362,48 @@ def _line(value: str) -> str:
     return _CONTROL.sub("", unicodedata.normalize("NFC", value)).replace("\n", " ").strip()
 
 
-def _markdown(post: Post) -> str:
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", post.body)).replace("\r\n", "\n")
-    if post.format == "html":
-        return html_to_markdown(text)
-    if post.format == "text":
-        return text_to_markdown(text)
-    return text.strip()
+def convert(item: tuple[str, str, str]) -> tuple[str, str]:
+    """(status, format, body) → (the Markdown body, its sanitised HTML): an import's costly
+    part, pure, so that worker processes can do it."""
+    status, form, text = item
+    if status == "deleted":
+        return "", ""
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text)).replace("\r\n", "\n")
+    if form == "html":
+        body = html_to_markdown(text)
+    elif form == "text":
+        body = text_to_markdown(text)
+    else:
+        body = text.strip()
+    return body, render(body) if body else ""
+
+
+Ticket = Callable[[], list[tuple[str, str]]]
+
+
+class _Converter:
+    """Converts batches of posts: in this process for small imports, in ``processes``
+    worker processes once more than ``after`` posts have come (a big import then reads
+    and stores one batch while the workers convert the next)."""
+
+    def __init__(self, processes: int, after: int) -> None:
+        self.processes = processes
+        self.after = after
+        self.seen = 0
+        self.pool: Any = None
+
+    def submit(self, batch: list[Post]) -> Ticket:
+        items = [(p.status, p.format, p.body) for p in batch]
+        self.seen += len(items)
+        if self.processes < 2 or self.seen <= self.after or not items:
+            done = [convert(item) for item in items]
+            return lambda: done
+        if self.pool is None:
+            self.pool = multiprocessing.get_context("spawn").Pool(self.processes)
+        pending = self.pool.map_async(convert, items, chunksize=25)
+        return lambda: list(pending.get())
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
