@@ -5,7 +5,8 @@ the CSRF protection of every admin form.
 
 The expected outcomes come from the tables below, written by hand from the issue: an admin
 may do everything a moderator may; a role on ``*`` holds on every site; accounts and the
-outbox belong to no site (only an admin on ``*``, or the admin token, manages them).
+outbox belong to no site (only an admin on ``*``, or the admin token, manages them); a
+site's webhook delivery log belongs to its admins.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ ACTIONS = {
     "outbox.manage",
     "rating.manage",
     "feedback.manage",
+    "webhook.manage",
 }
 
 # role → the actions it may do on the site "default" (and on no site at all, for accounts
@@ -90,6 +92,7 @@ ALLOWED: dict[str, set[str]] = {
         "words.manage",
         "author.purge",
         "article.register",
+        "webhook.manage",
     },
     "moderator_global": {
         "queue.view",
@@ -115,6 +118,7 @@ ALLOWED: dict[str, set[str]] = {
         "article.register",
         "outbox.manage",
         "accounts.manage",
+        "webhook.manage",
     },
     "admin_token": {
         "queue.view",
@@ -130,6 +134,7 @@ ALLOWED: dict[str, set[str]] = {
         "article.register",
         "outbox.manage",
         "accounts.manage",
+        "webhook.manage",
     },
 }
 
@@ -253,6 +258,8 @@ UI: list[Endpoint] = [
     _page("audit.view", "/admin/audit?site={site}"),
     _page("words.manage", "/admin/words?site={site}"),
     _form("words.manage", lambda w, s: "/admin/words", site="{site}", kind="suspect", words="spam"),
+    _page("webhook.manage", "/admin/webhooks?site={site}"),
+    _form("webhook.manage", lambda w, s: "/admin/webhooks/retry", site="{site}"),
     _page("accounts.manage", "/admin/accounts"),
     _form("accounts.manage", lambda w, s: "/admin/accounts", username="{me}", disabled="off"),
 ]
@@ -304,6 +311,8 @@ API: list[Endpoint] = [
         {"title": "Story", "text": "One.\nTwo."},
     ),
     _api("outbox.manage", "GET", "/api/v1/admin/outbox"),
+    _api("webhook.manage", "GET", "/api/v1/admin/webhooks?site=default"),
+    _api("webhook.manage", "POST", "/api/v1/admin/webhooks/retry", {"site": "default"}),
     _api("rating.manage", "GET", "/api/v1/admin/ratings?uri=/story"),
     _api("feedback.manage", "GET", "/api/v1/admin/feedback?site=default"),
     _api("author.purge", "POST", "/api/v1/admin/authors/{victim}/purge?site=default"),
@@ -473,6 +482,7 @@ ADMIN_ACTIONS = {
     "article.register",
     "outbox.manage",
     "accounts.manage",
+    "webhook.manage",
 }
 EVERYTHING = MODERATOR_ACTIONS | ADMIN_ACTIONS
 NOTHING: set[str] = set()
@@ -635,6 +645,7 @@ FORMS: dict[str, Callable[[World], tuple[str, dict[str, str]]]] = {
         "/admin/articles/close",
         {"site": "default", "uri": "/story", "closed": "on"},
     ),
+    "/admin/webhooks/retry": lambda w: ("/admin/webhooks/retry", {"site": "default"}),
     "/admin/accounts": lambda w: (
         "/admin/accounts",
         {"username": "second", "site": "default", "role": "moderator"},

@@ -58,6 +58,8 @@ def test_production_refuses_a_missing_secret() -> None:
         ("VOXPOP_DIGEST_HOUR", "24"),
         ("VOXPOP_CONFIRM_LIMIT", "many"),
         ("VOXPOP_REDIS_URL", "localhost:6379"),
+        ("VOXPOP_WEBHOOK_URL", "ftp://hooks.example/voxpop"),
+        ("VOXPOP_WEBHOOK_URL", "https://hooks.example/voxpop"),  # without a secret
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) -> None:

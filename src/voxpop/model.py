@@ -97,6 +97,9 @@ class Site:
     language: str
     moderation: Moderation
     rating: RatingPolicy
+    # Where the site's events are POSTed, and the key that signs them (empty: no webhook).
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ in order of precedence: the ``VOXPOP_<NAME>`` environment variable, the TOML fil
     origins = ["https://tribune.example"]
     language = "de"
     moderation = "pre"
+    webhook_url = "https://hooks.tribune.example/voxpop"
+    webhook_secret = "a long random key shared with the receiver"
 
 ``docs/settings.md`` lists every setting; a test fails when one is missing there.
 """
@@ -64,8 +66,19 @@ SPECS: tuple[Spec, ...] = (
         "by every process; empty: counted in each process.",
     ),
     Spec("rate_limits", "on", "`on`, or `off` for benchmarks and trusted networks."),
-    Spec("webhook_url", "", "URL that receives a signed JSON event per new or moderated comment."),
-    Spec("webhook_secret", "", "Key of the webhook's HMAC-SHA256 signature."),
+    Spec(
+        "webhook_url",
+        "",
+        "http(s) URL that receives a signed JSON event (POST) per new, edited, moderated or "
+        "deleted comment, inline feedback and rating of the default site (other sites: "
+        "`webhook_url` in `[sites.NAME]`); empty: no webhook.",
+    ),
+    Spec(
+        "webhook_secret",
+        "",
+        "Key of the webhook's `X-Voxpop-Signature` (HMAC-SHA256 of the body); required with "
+        "a webhook URL (per site: `webhook_secret`).",
+    ),
     Spec("edit_window", "900", "Seconds during which a reader may edit or delete their comment."),
     Spec("language", "en", "Default language of pages and the widget (`en` or `de`)."),
     Spec("demo", "", "Serve the demo newsroom at `/` (`on`/`off`); default: on in dev only."),
@@ -222,6 +235,8 @@ class SiteConfig:
     language: str
     moderation: Moderation
     rating: RatingPolicy
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +258,7 @@ class Settings:
     redis_url: str
     rate_limits: bool
     webhook_url: str
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
     edit_window: int
     language: str
     demo: bool
@@ -372,6 +387,49 @@ def _redis_url(raw: str) -> str:
     if raw and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
         raise ConfigurationError("VOXPOP_REDIS_URL must look like redis://host:6379/0")
     return raw
+
+
+def _webhook(where: str, url: str, secret: str) -> tuple[str, str]:
+    """A webhook's (URL, secret): an http(s) URL without credentials, and a secret with it.
+    ``where`` names the settings: ``VOXPOP_WEBHOOK_`` or ``sites.NAME.webhook_``."""
+    url_name, secret_name = (
+        ("VOXPOP_WEBHOOK_URL", "VOXPOP_WEBHOOK_SECRET")
+        if where == "VOXPOP_WEBHOOK_"
+        else (where + "url", where + "secret")
+    )
+    url = url.strip()
+    if not url:
+        return "", ""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigurationError(f"{url_name} has a port that is not a number") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"{url_name} must be an http:// or https:// URL such as "
+            f"https://hooks.example/voxpop, not {url!r}"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            f"{url_name} must not hold a user or password: the receiver authenticates the "
+            f"calls by their signature (set {secret_name})"
+        )
+    if not secret.strip():
+        raise ConfigurationError(
+            f"{url_name} is set but {secret_name} is not: set {secret_name} to a long random "
+            "key shared with the receiver, which checks each call's X-Voxpop-Signature with it "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return url, secret.strip()
+
+
+def _site_webhook(name: str, table: Mapping[str, Any]) -> tuple[str, str]:
+    return _webhook(
+        f"sites.{name}.webhook_",
+        str(table.get("webhook_url", "")),
+        str(table.get("webhook_secret", "")),
+    )
 
 
 def _rate(name: str, raw: str) -> Rate:
@@ -505,8 +563,12 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         {k: raw[k] for k in ("ratings", "rating_guests", "rating_changes", "rating_allowance")},
         RatingPolicy(True, True, True, 3),
     )
+    # The environment's pair (or the file's top-level keys) is the default site's webhook.
+    hook = _webhook("VOXPOP_WEBHOOK_", raw["webhook_url"], raw["webhook_secret"])
     sites = [
-        SiteConfig("default", "voxpop demo newsroom", default_origins, language, moderation, rating)
+        SiteConfig(
+            "default", "voxpop demo newsroom", default_origins, language, moderation, rating, *hook
+        )
     ]
     for name, table in file_sites.items():
         if not isinstance(table, dict):
@@ -519,6 +581,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
                 _language(f"sites.{name}.language", str(table.get("language", language))),
                 _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
                 _rating_policy(f"sites.{name}.", table, rating),
+                *(hook if hook[0] else _site_webhook(name, table)),
             )
             continue
         sites.append(
@@ -529,6 +592,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
                 _language(f"sites.{name}.language", str(table.get("language", language))),
                 _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
                 _rating_policy(f"sites.{name}.", table, rating),
+                *_site_webhook(name, table),
             )
         )
     smtp_timeout = _int("VOXPOP_SMTP_TIMEOUT", raw["smtp_timeout"], 1)
@@ -538,6 +602,12 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
             "VOXPOP_MAIL_LEASE is too short for VOXPOP_SMTP_TIMEOUT: a worker starts a send only "
             "while it can finish (twice the timeout) well before its hold on the mail runs out; "
             f"make the lease at least {int(2 * smtp_timeout * 1.12) + 2} seconds"
+        )
+    if any(s.webhook_url for s in sites) and mail_lease - max(1.0, mail_lease / 10) < 21:
+        raise ConfigurationError(
+            "VOXPOP_MAIL_LEASE is too short for webhooks: the worker starts a call only while "
+            "it can finish (twice the 10-second timeout) well before its hold on it runs out; "
+            "make the lease at least 25 seconds"
         )
     demo_raw = raw["demo"]
     return Settings(
@@ -551,8 +621,8 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         moderation=moderation,
         redis_url=_redis_url(raw["redis_url"]),
         rate_limits=_bool("VOXPOP_RATE_LIMITS", raw["rate_limits"]),
-        webhook_url=raw["webhook_url"],
-        webhook_secret=raw["webhook_secret"],
+        webhook_url=hook[0],
+        webhook_secret=hook[1],
         edit_window=_int("VOXPOP_EDIT_WINDOW", raw["edit_window"]),
         language=language,
         demo=_bool("VOXPOP_DEMO", demo_raw) if demo_raw else is_dev,

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, Role] = {
     "author.purge": Role.ADMIN,  # delete all of an author's data on a site
     "article.register": Role.ADMIN,  # PUT /api/v1/articles
     "outbox.manage": Role.ADMIN,  # the mail outbox: view, retry
+    "webhook.manage": Role.ADMIN,  # a site's webhook delivery log: view, retry
     "accounts.manage": Role.ADMIN,  # accounts and their roles (on every site only)
 }
 

@@ -28,7 +28,7 @@ from voxpop.model import (
     ThreadPage,
     VoteTally,
 )
-from voxpop.services import access, feedback, inputs, moderation, subscriptions
+from voxpop.services import access, feedback, inputs, moderation, subscriptions, webhooks
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.readers import ensure_reader
@@ -235,6 +235,7 @@ def _store(
         )
         approved = judged.status is CommentStatus.APPROVED
         article_store.touch(conn, article_id, 1 if approved else 0)
+        webhooks.comment_created(ctx, conn, site, comment)
         mailed = False
         if new.notify and draft.email:
             mailed = subscriptions.subscribe_in(
@@ -265,6 +266,7 @@ def _posted(ctx: Context, site: Site, draft: _Draft, stored: PostResult) -> Post
     ctx.article_ids.put((site.id, draft.uri), known)
     if mailed:
         ctx.wake_mailer()
+    webhooks.wake(ctx, site)
     ctx.readers.put(reader_id, True)
     return Posted(as_seen_by_author(comment), reader_id, minted)
 
@@ -322,18 +324,26 @@ def edit(ctx: Context, actor: Actor, comment_id: int, body: str) -> Comment:
         )
         hidden = comment.status is CommentStatus.APPROVED and "status" in values
         article_store.touch(conn, comment.article_id, -1 if hidden else 0)
-        return comment_store.get(conn, comment_id)
+        updated = comment_store.get(conn, comment_id)
+        webhooks.comment_edited(ctx, conn, updated, comment.status, actor.staff, now)
+        return updated
 
     updated = ctx.db.transact(txn)
     assert updated is not None
+    webhooks.wake(ctx)
     return updated if actor.staff else as_seen_by_author(updated)
 
 
 def delete(ctx: Context, actor: Actor, comment_id: int) -> None:
+    now = ctx.clock()
+
     def txn(conn: Connection) -> None:
-        _soft_delete(conn, _owned(ctx, conn, actor, comment_id))
+        comment = _owned(ctx, conn, actor, comment_id)
+        _soft_delete(conn, comment)
+        webhooks.comment_deleted(ctx, conn, comment, actor.staff, now)
 
     ctx.db.transact(txn)
+    webhooks.wake(ctx)
 
 
 def _soft_delete(conn: Connection, comment: Comment) -> None:
@@ -406,6 +416,9 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
                 conn, now, actor.audit_name, f"comment.{action}", f"comment:{comment_id}",
                 site.id, {"from": before.value, "to": target.value},
             )  # fmt: skip
+            webhooks.comment_moderated(
+                ctx, conn, site, comment_id, before, target, "moderator", now
+            )
         moderation_store.resolve_flags(conn, comment_id, now)
         return comment_store.get(conn, comment_id), mailed, extra
 
@@ -413,6 +426,7 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
     assert updated is not None
     if mailed:
         ctx.wake_mailer()
+    webhooks.wake(ctx)
     if ctx.akismet is not None and target in (CommentStatus.SPAM, CommentStatus.APPROVED):
         _report_to_akismet(ctx, extra, target is CommentStatus.SPAM)
     return updated

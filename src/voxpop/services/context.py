@@ -97,7 +97,17 @@ def open_context(settings: Settings, db: Database | None = None) -> Context:
     with db.write() as conn:
         ids = site_store.ensure(conn, [s.name for s in settings.sites])
     sites = {
-        s.name: Site(ids[s.name], s.name, s.title, s.origins, s.language, s.moderation, s.rating)
+        s.name: Site(
+            ids[s.name],
+            s.name,
+            s.title,
+            s.origins,
+            s.language,
+            s.moderation,
+            s.rating,
+            s.webhook_url,
+            s.webhook_secret,
+        )  # fmt: skip
         for s in settings.sites
     }
     limiter: Limiter = NoLimiter()

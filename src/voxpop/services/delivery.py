@@ -15,7 +15,8 @@ sends that one mail again, with the same Message-ID, which is how receivers and 
 recognise it as the same mail.
 
 Several workers may run at once (``voxpop worker`` processes, and one inside each
-``voxpop serve`` unless ``VOXPOP_MAIL_WORKER=off``): claims never overlap.
+``voxpop serve`` unless ``VOXPOP_MAIL_WORKER=off``): claims never overlap. Each pass also
+makes the webhook calls that are due (``services.webhook_delivery``), beside the mail.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from voxpop.services import access, privacy
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.subscriptions import Links, links
+from voxpop.services.webhook_delivery import Dispatcher, Tally
 from voxpop.store import articles as article_store
 from voxpop.store import audit as audit_store
 from voxpop.store import comments as comment_store
@@ -68,6 +70,7 @@ class Stats:
     failed: int = 0
     dropped: int = 0
     claimed: int = 0
+    webhooks: Tally = field(default_factory=Tally)  # the webhook calls of the same pass
 
     def add(self, other: Stats) -> None:
         self.sent += other.sent
@@ -75,6 +78,7 @@ class Stats:
         self.failed += other.failed
         self.dropped += other.dropped
         self.claimed += other.claimed
+        self.webhooks.add(other.webhooks)
 
 
 @dataclass
@@ -183,6 +187,7 @@ class Mailer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._recorder = _SentRecorder(ctx, self.name)
+        self.hooks = Dispatcher(ctx, self.name)
         self._pruned_at = -PRUNE_EVERY
 
     # -- the loop ------------------------------------------------------------------------
@@ -206,7 +211,7 @@ class Mailer:
                 except Exception:
                     log.exception("outbox worker %s: a pass failed; trying again", self.name)
                     stats = Stats()
-                if stats.claimed >= BATCH:
+                if stats.claimed >= BATCH or stats.webhooks.claimed >= BATCH:
                     continue
                 waiters = [
                     asyncio.ensure_future(self._wake.wait()),
@@ -224,11 +229,19 @@ class Mailer:
         while total.claimed < limit:
             stats = await self.drain_once()
             total.add(stats)
-            if stats.claimed == 0:
+            if stats.claimed == 0 and stats.webhooks.claimed == 0:
                 break
         return total
 
     async def drain_once(self, batch: int = BATCH) -> Stats:
+        """One pass: the mail and the webhook calls due now, side by side."""
+        mail, hooks = await asyncio.gather(
+            self._mail_once(batch), self.hooks.drain_once(batch, self._stop)
+        )
+        mail.webhooks = hooks
+        return mail
+
+    async def _mail_once(self, batch: int) -> Stats:
         db = self.ctx.db
         s = self.ctx.settings
         await self._bundle()
@@ -295,7 +308,7 @@ class Mailer:
         now = self.ctx.clock()
         before = now - timedelta(days=s.mail_retention)
         confirm_before = now - timedelta(seconds=s.confirm_ttl)
-        total = 0
+        total = await self.hooks.prune(before)  # webhook calls are kept as long
         while True:
             gone = await self.ctx.db.transact_async(
                 lambda conn: outbox_store.prune(conn, before, confirm_before)

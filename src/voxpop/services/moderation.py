@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import MAX_ID, CommentStatus, Moderation, Site
-from voxpop.services import access, inputs
+from voxpop.services import access, inputs, webhooks
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor, email_key
 from voxpop.services.render import count_links
@@ -342,8 +342,12 @@ def flag(
         comment_store.update(conn, comment_id, **values)
         if hold:
             article_store.touch(conn, comment.article_id, -1)
+            webhooks.comment_moderated(
+                ctx, conn, site, comment_id, comment.status, CommentStatus.PENDING, "flags", now
+            )
 
     ctx.db.transact(txn)
+    webhooks.wake(ctx, site)
 
 
 # --- bans, marks, words, closing -----------------------------------------------------

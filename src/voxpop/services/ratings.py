@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import Rating, RatingTally, Site
-from voxpop.services import access, inputs
+from voxpop.services import access, inputs, webhooks
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.readers import ensure_reader
@@ -120,6 +120,7 @@ def rate(
                 "This site takes ratings from readers who confirmed an e-mail address"
             )
         counted = True
+        event: tuple[str, int | None] | None = None  # what to announce: (event, old stars)
         for _ in range(2):
             before = rating_store.mine_for_update(conn, article.id, reader_id)
             if before is not None:
@@ -130,6 +131,7 @@ def rate(
                     rating_store.update(conn, article.id, reader_id, stars, now)
                     if before.counted:
                         rating_store.add(conn, article.id, before.stars, stars)
+                    event = ("rating.updated", before.stars)
                 break
             counted = (verified and ctx.settings.rating_trust_verified) or (
                 rating_store.counted_from(conn, article.id, actor.address) < policy.allowance
@@ -137,13 +139,21 @@ def rate(
             if rating_store.insert(conn, article.id, reader_id, stars, counted, actor.address, now):
                 if counted:
                     rating_store.add(conn, article.id, None, stars)
+                event = ("rating.created", None)
                 break
             # A request of the same reader inserted first: go round again and update it.
         tally = rating_store.tally(conn, article.id)
+        if event is not None:
+            webhooks.rating_event(
+                ctx, conn, site, event[0], article_id=article.id, reader_id=reader_id,
+                stars=stars, previous=event[1], counted=counted, tally=tally, actor="reader",
+                now=now,
+            )  # fmt: skip
         shown = tally if counted else tally.including(stars)
         return Rated(Rating(shown, stars), reader_id, minted)
 
     rated: Rated = ctx.db.transact(txn)
+    webhooks.wake(ctx, site)
     ctx.readers.put(rated.reader_id, True)
     return rated
 
@@ -156,6 +166,7 @@ def remove(ctx: Context, site: Site, actor: Actor, uri: str) -> Rating:
         raise errors.Unauthorized("Send your reader token to withdraw your rating")
     reader_id = actor.reader_id
     ctx.limiter.hit("rate:" + actor.key, ctx.settings.rating_rate)
+    now = ctx.clock()
 
     def txn(conn: Connection) -> Rating:
         article = article_store.get(conn, site.id, path)
@@ -168,10 +179,24 @@ def remove(ctx: Context, site: Site, actor: Actor, uri: str) -> Rating:
             rating_store.delete(conn, article.id, reader_id)
             if before.counted:
                 rating_store.add(conn, article.id, before.stars, None)
+            _removed(ctx, conn, site, article.id, reader_id, before, "reader", now)
         return Rating(rating_store.tally(conn, article.id), None)
 
     result: Rating = ctx.db.transact(txn)
+    webhooks.wake(ctx, site)
     return result
+
+
+def _removed(
+    ctx: Context, conn: Connection, site: Site, article_id: int, reader_id: int, before: Any,
+    actor: str, now: Any,
+) -> None:  # fmt: skip
+    """Announce a rating that went (``before``: it as it was)."""
+    webhooks.rating_event(
+        ctx, conn, site, "rating.deleted", article_id=article_id, reader_id=reader_id,
+        stars=before.stars, previous=None, counted=before.counted,
+        tally=rating_store.tally(conn, article_id), actor=actor, now=now,
+    )  # fmt: skip
 
 
 def top(ctx: Context, site: Site, limit: int) -> list[RankedArticle]:
@@ -274,6 +299,7 @@ def moderator_remove(
             rating_store.delete(conn, article_id, reader_id)
             if before.counted:
                 rating_store.add(conn, article_id, before.stars, None)
+            _removed(ctx, conn, site, article_id, reader_id, before, "moderator", now)
             removed.append({"uri": target_uri, "stars": before.stars, "counted": before.counted})
         if path is not None and not removed:
             raise errors.NotFound(f"Reader {reader_id} has not rated {path}")
@@ -289,4 +315,5 @@ def moderator_remove(
         return len(removed)
 
     count: int = ctx.db.transact(txn)
+    webhooks.wake(ctx, site)
     return count

@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from voxpop import errors
 from voxpop.model import ALL_SITES, MAX_ID, Site
-from voxpop.services import access, accounts, moderation
+from voxpop.services import access, accounts, moderation, webhooks
 from voxpop.services import comments as comment_service
 from voxpop.services import queue as queue_service
 from voxpop.services.identity import Actor, same
@@ -48,6 +48,7 @@ NOTICES = {
     "closed": "Comments closed on that article.",
     "reopened": "Comments open again on that article.",
     "account": "Account saved.",
+    "retried": "Webhook calls queued again: the worker makes them now.",
 }
 
 
@@ -93,6 +94,8 @@ class Admin:
         r.add_api_route("/admin/words", self.save_words, methods=["POST"])
         r.add_api_route("/admin/articles/close", self.close_article, methods=["POST"])
         r.add_api_route("/admin/audit", self.audit_page, methods=["GET"])
+        r.add_api_route("/admin/webhooks", self.webhooks_page, methods=["GET"])
+        r.add_api_route("/admin/webhooks/retry", self.retry_webhooks, methods=["POST"])
         r.add_api_route("/admin/accounts", self.accounts_page, methods=["GET"])
         r.add_api_route("/admin/accounts", self.save_account, methods=["POST"])
 
@@ -370,6 +373,46 @@ class Admin:
                 here=self._url("/admin/audit", site=site.name),
             ),
         )  # fmt: skip
+
+    async def webhooks_page(self, request: Request) -> Response:
+        try:
+            who, token = await self._session(request)
+        except Unsigned:
+            return self._to_login(request)
+        q = request.query_params
+        site, sites = self._site(request, who, q.get("site"))
+        status = q.get("status") or None
+        counts, rows = await run_in_threadpool(
+            webhooks.deliveries, context(request), who, site, status,
+            _positive(q.get("before")), 101,
+        )  # fmt: skip
+        older = None
+        if len(rows) > 100:
+            rows = rows[:100]
+            older = self._url(
+                "/admin/webhooks", site=site.name, status=status, before=rows[-1]["id"]
+            )
+        return _page(
+            "admin/webhooks.html",
+            **self._chrome(
+                request, who, token, section="webhooks", site=site, sites=sites, rows=rows,
+                counts=counts, shown=status or "", older=older,
+                here=self._url("/admin/webhooks", site=site.name, status=status),
+            ),
+        )  # fmt: skip
+
+    async def retry_webhooks(self, request: Request) -> Response:
+        who, fields = await self._form(request)
+        ctx = context(request)
+        site = ctx.site(fields.get("site") or "default")
+        ids = None
+        if fields.get("id"):
+            one = _positive(fields["id"])
+            if one is None:
+                raise errors.ValidationFailed("id is a delivery id", field="id")
+            ids = [one]
+        await run_in_threadpool(webhooks.retry, ctx, who, site, ids)
+        return _back(fields, "retried", self._url("/admin/webhooks", site=site.name))
 
     async def accounts_page(self, request: Request) -> Response:
         try:

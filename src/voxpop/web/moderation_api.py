@@ -1,6 +1,6 @@
 """The JSON API of moderation, v1: readers' flags, and the moderators' queue, bans, author
-marks, word lists, closed articles and audit log (admin token as a bearer; the admin UI
-at /admin calls the same services with a signed-in session)."""
+marks, word lists, closed articles, audit log and webhook delivery log (admin token as a
+bearer; the admin UI at /admin calls the same services with a signed-in session)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from voxpop import errors
 from voxpop.model import MAX_ID
-from voxpop.services import moderation
+from voxpop.services import moderation, webhooks
 from voxpop.services import queue as queue_service
 from voxpop.web import body, serialize
 from voxpop.web.api import _errors, json_response
 from voxpop.web.deps import actor, context, known_query
-from voxpop.web.schemas import _IN, SiteName
+from voxpop.web.schemas import _IN, RetriedOut, SiteName
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(known_query)])
 PRIVATE = {"Cache-Control": "private, no-store"}
@@ -140,7 +141,37 @@ class AuditOut(BaseModel):
     next_before: int | None
 
 
-MODELS = (FlagIn, BanIn, AuthorBanIn, AuthorMarkIn, WordsIn, CloseIn)
+class WebhookRetryIn(BaseModel):
+    model_config = _IN
+    site: SiteName | None = Field(
+        default=None, description="the site whose calls to retry; omitted: every site"
+    )
+    ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=1000)] | None = (
+        Field(default=None, description="deliveries to queue again; omitted: every failed one")
+    )
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: int
+    site: str | None
+    event: str
+    url: str
+    status: Literal["queued", "sent", "failed"]
+    attempts: int
+    response_status: int | None
+    last_error: str | None
+    created_at: str
+    sent_at: str | None
+    due_at: str
+
+
+class WebhooksOut(BaseModel):
+    counts: dict[str, int]
+    items: list[WebhookDeliveryOut]
+    next_cursor: str | None
+
+
+MODELS = (FlagIn, BanIn, AuthorBanIn, AuthorMarkIn, WordsIn, CloseIn, WebhookRetryIn)
 
 
 @router.post(
@@ -385,3 +416,75 @@ def audit(
         "next_before": rows[-1]["id"] if more and rows else None,
     }
     return json_response(data, headers=PRIVATE)
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def webhook_item(ctx: Any, row: Any) -> dict[str, Any]:
+    site = ctx.site_by_id(row["site_id"])
+    return {
+        "id": row["id"],
+        "site": site.name if site else None,
+        "event": row["event"],
+        "url": row["url"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "response_status": row["response_status"],
+        "last_error": row["last_error"],
+        "created_at": serialize.iso(row["created_at"]),
+        "sent_at": serialize.iso(row["sent_at"]),
+        "due_at": serialize.iso(row["due_at"]),
+    }
+
+
+def _before(cursor: str | None) -> int | None:
+    """A listing's cursor is the id below which the next page starts."""
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 10):
+        raise errors.InvalidCursor("The cursor does not belong to this listing")
+    return int(cursor)
+
+
+@router.get(
+    "/admin/webhooks",
+    response_model=WebhooksOut,
+    responses=_errors(401, 403, 404, 422),
+    summary="The webhook delivery log, newest first: each call, its attempts and last "
+    "error (admins)",
+)
+def webhook_log(
+    request: Request,
+    site: SiteQ | None = None,
+    status: Literal["queued", "sent", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=16)] = None,
+) -> Response:
+    ctx = context(request)
+    counts, rows = webhooks.deliveries(
+        ctx, actor(request), ctx.site(site) if site else None, status, _before(cursor), limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    data = {
+        "counts": counts,
+        "items": [webhook_item(ctx, r) for r in rows],
+        "next_cursor": str(rows[-1]["id"]) if more and rows else None,
+    }
+    return json_response(data, headers=PRIVATE)
+
+
+@router.post(
+    "/admin/webhooks/retry",
+    response_model=RetriedOut,
+    responses=_errors(400, 401, 403, 404, 413, 415, 422),
+    summary="Queue failed webhook calls again, due now (admins)",
+    openapi_extra=body.documented(WebhookRetryIn),
+)
+async def retry_webhooks(request: Request) -> Response:
+    p = await body.parse(request, WebhookRetryIn)
+    ctx = context(request)
+    site = ctx.site(p.site) if p.site else None
+    queued = await run_in_threadpool(webhooks.retry, ctx, actor(request), site, p.ids)
+    return json_response({"queued": queued}, headers=PRIVATE)
