@@ -244,3 +244,22 @@ def test_ids_beyond_what_the_database_holds_are_refused_not_crashed(client: Test
     cursor = encode_cursor(Sort.NEW, (datetime.now(UTC), big))
     r = client.get(f"/api/v1/comments?uri=/s&sort=new&cursor={cursor}")
     assert (r.status_code, r.json()["code"]) == (400, "invalid_cursor")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/comments"),
+        ("GET", "/api/v1/ratings"),
+        ("GET", "/comments"),
+        ("GET", "/feeds/comments.atom"),
+        ("POST", "/api/v1/comments"),
+    ],
+)
+def test_a_uri_that_urlsplit_cannot_parse_is_a_422(client: TestClient, method: str, path: str) -> None:  # fmt: skip
+    uri = "http://[::1"  # an unclosed IPv6 host: urlsplit raises ValueError
+    if method == "POST":
+        r = client.post(path, json={"uri": uri, "body": "hello"})
+    else:
+        r = client.get(path, params={"uri": uri})
+    assert r.status_code == 422, r.text

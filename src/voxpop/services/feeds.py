@@ -26,17 +26,9 @@ class Feed:
     version: str
 
 
-def _path(uri: str) -> str:
-    """``inputs.uri``; a URL that ``urlsplit`` cannot parse (``http://[::1``) is a 422 too."""
-    try:
-        return inputs.uri(uri)
-    except ValueError:
-        raise errors.ValidationFailed("uri must be a path or an http(s) URL", field="uri") from None
-
-
 def article_version(ctx: Context, site: Site, uri: str) -> int:
     """The article's version alone, read cheaply: what a cached feed is checked against."""
-    path = _path(uri)
+    path = inputs.uri(uri)
     assert ctx.versions is not None
     version = ctx.versions.get(site.id, path)
     if version is None:
@@ -47,7 +39,7 @@ def article_version(ctx: Context, site: Site, uri: str) -> int:
 def of_article(ctx: Context, site: Site, uri: str, limit: int = LIMIT) -> Feed:
     """The article's newest approved comments, replies included, newest first. Its
     version is the article's: every change to the thread bumps it."""
-    path = _path(uri)
+    path = inputs.uri(uri)
     with ctx.db.read() as conn:
         article = article_store.get(conn, site.id, path)
         if article is None:
