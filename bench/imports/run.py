@@ -13,8 +13,9 @@ Steps, in a fresh temporary directory:
             (Python allocations only: what the reader keeps, not the interpreter)
   import    `voxpop import disqus FILE --site default` as a child process against an empty
             SQLite file (VOXPOP_ENV=dev, VOXPOP_DATABASE_URL=sqlite:////tmp/.../voxpop.db):
-            wall time, posts/s, and the child's peak RSS (getrusage RUSAGE_CHILDREN ru_maxrss;
-            the whole process: interpreter, libraries, SQLite cache)
+            wall time, posts/s, and the peak RSS of its largest process (os.wait4's ru_maxrss:
+            interpreter, libraries, SQLite cache); twice, with the default worker processes
+            and with --jobs 1, each into an empty database, and the ratio of the two
 
 It checks that the import read every post of the file (the CLI's summary line) and prints a
 table. Exit status 0; 1 when the import fails or reads a different number of posts; 2 when
@@ -30,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -94,8 +94,8 @@ def _parse(path: str) -> tuple[int, float, float]:
     return posts, seconds, peak / MB
 
 
-def _import(command: str, path: str, directory: str) -> tuple[float, float, str]:
-    """Seconds, the child's peak RSS in MiB, and its summary (stdout)."""
+def _import(command: str, path: str, directory: str, jobs: int | None) -> tuple[float, float, str]:
+    """Seconds, the peak RSS of the child's largest process in MiB, and its summary."""
     check = subprocess.run(
         [command, "import", "--help"], capture_output=True, text=True, check=False
     )
@@ -106,23 +106,30 @@ def _import(command: str, path: str, directory: str) -> tuple[float, float, str]
             file=sys.stderr,
         )
         raise SystemExit(2)
+    where = tempfile.mkdtemp(prefix="run-", dir=directory)  # an empty database each run
+    extra = [] if jobs is None else ["--jobs", str(jobs)]
+    out_path, err_path = os.path.join(where, "stdout"), os.path.join(where, "stderr")
     started = time.perf_counter()
-    child = subprocess.run(
-        [command, "import", "disqus", path, "--site", "default"],
-        env=_environment(directory),
-        cwd=directory,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        child = subprocess.Popen(
+            [command, "import", "disqus", path, "--site", "default", *extra],
+            env=_environment(where),
+            cwd=where,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
+        # wait4: this child's own peak (and its workers'), not every child's so far.
+        _pid, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
+    with open(out_path) as out, open(err_path) as err:
+        stdout, stderr = out.read(), err.read()
     if child.returncode != 0:
-        print(child.stdout + child.stderr, file=sys.stderr)
+        print(stdout + stderr, file=sys.stderr)
         print(f"bench/imports: the import failed (exit {child.returncode})", file=sys.stderr)
         raise SystemExit(1)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
-    return seconds, peak / MB, child.stdout
+    return seconds, usage.ru_maxrss * 1024 / MB, stdout  # ru_maxrss is in KiB on Linux
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,20 +155,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         posts, parse_seconds, parse_peak = _parse(path)
         print(f"parsed in {parse_seconds:.1f} s", file=sys.stderr)
-        import_seconds, import_peak, summary = _import(command, path, directory)
-        print(summary.rstrip(), file=sys.stderr)
-        read = re.search(r"posts in the file: ([\d,]+)", summary)
-        imported = int(read.group(1).replace(",", "")) if read else -1
-        rows = [
-            ("parse only: reader, in-process", posts, parse_seconds, parse_peak, "tracemalloc"),
-            ("voxpop import disqus (SQLite)", imported, import_seconds, import_peak, "RSS"),
-        ]
+        rows = [("parse only: reader, in-process", posts, parse_seconds, parse_peak, "tracemalloc")]
+        counts = []
+        cores = os.cpu_count() or 1
+        for label, jobs in ((f"{cores} worker processes (default)", None), ("--jobs 1", 1)):
+            import_seconds, import_peak, summary = _import(command, path, directory, jobs)
+            print(summary.rstrip(), file=sys.stderr)
+            read = re.search(r"posts in the file: ([\d,]+)", summary)
+            counts.append(int(read.group(1).replace(",", "")) if read else -1)
+            name = f"voxpop import disqus (SQLite), {label}"
+            rows.append((name, counts[-1], import_seconds, import_peak, "RSS, largest process"))
+        imported = min(counts)
         print(f"\n{args.posts:,} posts, {stats['threads']:,} threads, {size / MB:,.1f} MiB\n")
         print("| step | posts | seconds | posts/s | peak MiB | peak of |")
         print("|---|---:|---:|---:|---:|---|")
         for name, count, seconds, peak, what in rows:
             rate = count / seconds if seconds > 0 else 0.0
             print(f"| {name} | {count:,} | {seconds:.1f} | {rate:,.0f} | {peak:,.1f} | {what} |")
+        parallel, serial = rows[1][2], rows[2][2]
+        print(f"\nworker processes vs --jobs 1: {serial / parallel:.2f}x the rate (same run)")
         if posts != stats["posts"] or imported != stats["posts"]:
             print(
                 f"bench/imports: the file has {stats['posts']:,} posts; the reader read "

@@ -230,6 +230,7 @@ def import_cmd(args: argparse.Namespace) -> int:
             uri_map=uri_map,
             keep_query=args.keep_query,
             progress=progress,
+            processes=args.jobs,
         )
         bar.update(bar.total, f"{summary.posts:,} posts")
         bar.finish()
@@ -362,6 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--keep-query", action="store_true", help="keep URLs' query strings in article uris"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes converting comment bodies in a big import (default: one per core; 1: "
+        "this process only)",
     )
     p.set_defaults(func=import_cmd)
 

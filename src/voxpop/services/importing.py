@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import importlib
-import multiprocessing
 import os
 import re
 import time
@@ -40,13 +39,13 @@ from urllib.parse import quote, unquote, urlsplit
 from sqlalchemy.engine import Connection
 
 from voxpop import errors
-from voxpop.importers.markdown import html_to_markdown, text_to_markdown
 from voxpop.importers.records import Post, Reader, SourceError, Thread
 from voxpop.model import Site
 from voxpop.services import inputs
 from voxpop.services.comments import wilson
 from voxpop.services.context import Context
-from voxpop.services.render import RENDERER, render
+from voxpop.services.conversion import Converter, Ticket
+from voxpop.services.render import RENDERER
 from voxpop.store import articles as article_store
 from voxpop.store import imports as store
 
@@ -149,7 +148,7 @@ def run(
             progress(done, summary)
 
     workers = (os.cpu_count() or 1) if processes is None else processes
-    converter = _Converter(workers, _PARALLEL)
+    converter = Converter(workers, _PARALLEL)
     try:
         with ctx.db.write() as conn:
             job.conn = conn
@@ -189,7 +188,7 @@ class _Import:
         # (comment id, parent key, article id) of replies whose parent was not there yet.
         self.deferred: list[tuple[int, str, int]] = []
 
-    def write(self, records: Iterable[Thread | Post], converter: _Converter) -> None:
+    def write(self, records: Iterable[Thread | Post], converter: Converter) -> None:
         """Read on while the batch before is converted, then store that one."""
         batch: list[Post] = []
         waiting: tuple[list[Post], Ticket] | None = None
@@ -360,50 +359,3 @@ class _Import:
 
 def _line(value: str) -> str:
     return _CONTROL.sub("", unicodedata.normalize("NFC", value)).replace("\n", " ").strip()
-
-
-def convert(item: tuple[str, str, str]) -> tuple[str, str]:
-    """(status, format, body) → (the Markdown body, its sanitised HTML): an import's costly
-    part, pure, so that worker processes can do it."""
-    status, form, text = item
-    if status == "deleted":
-        return "", ""
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", text)).replace("\r\n", "\n")
-    if form == "html":
-        body = html_to_markdown(text)
-    elif form == "text":
-        body = text_to_markdown(text)
-    else:
-        body = text.strip()
-    return body, render(body) if body else ""
-
-
-Ticket = Callable[[], list[tuple[str, str]]]
-
-
-class _Converter:
-    """Converts batches of posts: in this process for small imports, in ``processes``
-    worker processes once more than ``after`` posts have come (a big import then reads
-    and stores one batch while the workers convert the next)."""
-
-    def __init__(self, processes: int, after: int) -> None:
-        self.processes = processes
-        self.after = after
-        self.seen = 0
-        self.pool: Any = None
-
-    def submit(self, batch: list[Post]) -> Ticket:
-        items = [(p.status, p.format, p.body) for p in batch]
-        self.seen += len(items)
-        if self.processes < 2 or self.seen <= self.after or not items:
-            done = [convert(item) for item in items]
-            return lambda: done
-        if self.pool is None:
-            self.pool = multiprocessing.get_context("spawn").Pool(self.processes)
-        pending = self.pool.map_async(convert, items, chunksize=25)
-        return lambda: list(pending.get())
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
