@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from voxpop.model import Sort
-from voxpop.services.comments import encode_cursor
+from voxpop.services.threads import encode_cursor
 
 from .conftest import ADMIN, post, rows
 

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from voxpop.services import privacy as privacy_service
-from voxpop.services.comments import wilson
 from voxpop.services.identity import reader_token
 from voxpop.services.subscriptions import confirm_token
+from voxpop.services.threads import wilson
 from voxpop.store.db import Database
 from voxpop.web import privacy_api
 

@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 from voxpop import __version__, errors
-from voxpop.services import comments as comment_service
+from voxpop.services import threads
 from voxpop.services.context import Context, open_context, origin_allowed
 from voxpop.services.delivery import Mailer, MailerThread
 from voxpop.settings import Settings
@@ -89,7 +89,7 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
-        comment_service.ping(ctx)
+        threads.ping(ctx)
         return api.json_response({"status": "ok"})
 
     app.include_router(api.router)

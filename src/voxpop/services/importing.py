@@ -42,10 +42,10 @@ from voxpop import errors
 from voxpop.importers.records import Post, Reader, SourceError, Thread
 from voxpop.model import Site
 from voxpop.services import inputs
-from voxpop.services.comments import wilson
 from voxpop.services.context import Context
 from voxpop.services.conversion import Converter, Ticket
 from voxpop.services.render import RENDERER
+from voxpop.services.threads import wilson
 from voxpop.store import articles as article_store
 from voxpop.store import imports as store
 

@@ -19,9 +19,9 @@ from sqlalchemy.engine import Connection
 from voxpop import errors
 from voxpop.model import CommentStatus, Site
 from voxpop.services import access, moderation
-from voxpop.services.comments import wilson
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
+from voxpop.services.threads import wilson
 from voxpop.store import articles as article_store
 from voxpop.store import audit as audit_store
 from voxpop.store import privacy as store

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from voxpop.model import MAX_ID, Filter, Sort
 from voxpop.services import comments as comment_service
+from voxpop.services import threads
 from voxpop.services.identity import reader_token
 from voxpop.web import body, serialize
 from voxpop.web.cache import Entry, ThreadCache, thread_key
@@ -108,17 +109,17 @@ def list_comments(
     site: SiteQ = "default",
     sort: Sort = Sort.BEST,
     filter: Filter = Filter.ALL,
-    limit: Annotated[int, Query(ge=1, le=comment_service.MAX_LIMIT)] = 50,
+    limit: Annotated[int, Query(ge=1, le=threads.MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     ctx = context(request)
     target = ctx.site(site)
     cache: ThreadCache = request.app.state.thread_cache
     key = thread_key(target.id, uri, sort, filter, limit, cursor)
-    current = comment_service.version(ctx, target, uri)
+    current = threads.version(ctx, target, uri)
     entry = cache.get(key, current) if current is not None else None
     if entry is None:
-        page = comment_service.thread(ctx, target, uri, sort, filter, limit, cursor)
+        page = threads.thread(ctx, target, uri, sort, filter, limit, cursor)
         body = orjson.dumps(serialize.thread(page))
         version = page.article.version if page.article else 0
         entry = Entry(version, f'W/"{target.id}-{version}-{len(body)}"', body)
@@ -228,7 +229,7 @@ def vote_comment(request: Request, comment_id: CommentId, payload: VoteIn) -> Re
 )
 def me(request: Request, uri: Uri, site: SiteQ = "default") -> Response:
     ctx = context(request)
-    votes, editable = comment_service.mine(ctx, ctx.site(site), actor(request), uri)
+    votes, editable = threads.mine(ctx, ctx.site(site), actor(request), uri)
     return json_response(
         {
             "votes": {str(k): v for k, v in votes.items()},
@@ -253,7 +254,7 @@ def summary(
 ) -> Response:
     ctx = context(request)
     out = {}
-    for item in comment_service.summaries(ctx, ctx.site(site), uri):
+    for item in threads.summaries(ctx, ctx.site(site), uri):
         out[item.uri] = {
             "comments": item.comments,
             "feedback": item.feedback,

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voxpop import errors
 from voxpop.model import Filter, Sort
-from voxpop.services import comments as comment_service
+from voxpop.services import threads
 from voxpop.services.context import Context
 from voxpop.web.cache import ThreadCache, thread_key
 
@@ -28,7 +28,7 @@ class CachedThreads:
         self.app = app
         self.ctx = ctx
         self.cache = cache
-        self.inline = comment_service.versions_inline(ctx)
+        self.inline = threads.versions_inline(ctx)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != PATH:
@@ -47,17 +47,14 @@ class CachedThreads:
             sort = Sort(params.get("sort", "best"))
             filter_ = Filter(params.get("filter", "all"))
             limit = int(params.get("limit", "50"))
-            if (
-                not 1 <= limit <= comment_service.MAX_LIMIT
-                or not params.get("limit", "1").isdigit()
-            ):
+            if not 1 <= limit <= threads.MAX_LIMIT or not params.get("limit", "1").isdigit():
                 raise ValueError
             uri = params["uri"]
             key = thread_key(site.id, uri, sort, filter_, limit, params.get("cursor"))
             if self.inline:
-                version = comment_service.version(self.ctx, site, uri)
+                version = threads.version(self.ctx, site, uri)
             else:
-                version = await to_thread.run_sync(comment_service.version, self.ctx, site, uri)
+                version = await to_thread.run_sync(threads.version, self.ctx, site, uri)
         except (KeyError, ValueError, errors.VoxpopError):
             await self.app(scope, receive, send)
             return

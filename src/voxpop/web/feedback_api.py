@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from voxpop.model import Comment, Filter, Sort
-from voxpop.services import comments as comment_service
 from voxpop.services import feedback as feedback_service
+from voxpop.services import threads
 from voxpop.web import body, serialize
 from voxpop.web.api import CommentId, SiteQ, Uri, _errors, json_response
 from voxpop.web.deps import actor, context, known_query
@@ -129,9 +129,7 @@ async def locate(request: Request) -> Response:
 def annotation_page(request: Request, uri: Uri, site: SiteQ = "default") -> Response:
     ctx = context(request)
     target = ctx.site(site)
-    page = comment_service.thread(
-        ctx, target, uri, Sort.OLD, Filter.FEEDBACK, comment_service.MAX_LIMIT, None
-    )
+    page = threads.thread(ctx, target, uri, Sort.OLD, Filter.FEEDBACK, threads.MAX_LIMIT, None)
     base = ctx.settings.public_url
     path = page.article.uri if page.article else uri
     source = base + path if path.startswith("/") else path

@@ -21,6 +21,7 @@ from voxpop.services import feedback as feedback_service
 from voxpop.services import moderation as moderation_service
 from voxpop.services import ratings as rating_service
 from voxpop.services import subscriptions as subscription_service
+from voxpop.services import threads
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor, reader_token, same, sign
 from voxpop.store.subscriptions import Subscription
@@ -125,9 +126,7 @@ class Pages:
         **extra: Any,
     ) -> Response:
         ctx = context(request)
-        page = await run_in_threadpool(
-            comment_service.thread, ctx, site, uri, sort, Filter.ALL, 50, cursor
-        )
+        page = await run_in_threadpool(threads.thread, ctx, site, uri, sort, Filter.ALL, 50, cursor)
         rating = None
         if site.rating.enabled:
             rating = await run_in_threadpool(rating_service.get, ctx, site, _reader(request), uri)
@@ -291,7 +290,7 @@ class Pages:
             raise errors.ValidationFailed("Add ?uri=/path/of/the/article", field="uri")
         site = ctx.site(q.get("site") or "default")
         page = await run_in_threadpool(
-            comment_service.thread, ctx, site, uri, Sort.BEST, Filter.ALL, 50, None
+            threads.thread, ctx, site, uri, Sort.BEST, Filter.ALL, 50, None
         )
         t = Translator(pick(q.get("lang"), site.language))
         rating = None
@@ -421,7 +420,7 @@ class Pages:
         ctx = context(request)
         site = ctx.site("default")
         summaries = await run_in_threadpool(
-            comment_service.summaries, ctx, site, [a.uri for a in demo.ARTICLES]
+            threads.summaries, ctx, site, [a.uri for a in demo.ARTICLES]
         )
         counts = {s.uri: s.comments for s in summaries}
         ratings = {s.uri: s.rating for s in summaries}
