@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -351,3 +352,54 @@ def test_worker_processes_convert_as_this_process_does(
     parallel = importing.run(ctx, "remark42", str(SAMPLES["remark42"]), processes=2)
     assert (parallel.created, parallel.statuses) == (serial.created, serial.statuses)
     assert rows(database, "SELECT body, html FROM comments ORDER BY id") == alone
+
+
+def disqus_file(tmp_path: Path, threads: str, posts: str) -> Path:
+    path = tmp_path / "export.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<disqus xmlns="http://disqus.com" '
+        f'xmlns:dsq="http://disqus.com/disqus-internals">\n{threads}{posts}</disqus>\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("link", "created", "reason"),
+    [
+        ("http://[::1/x", "2020-01-01T00:00:00Z", "not a page URL"),
+        ("https://n.example/a", "0001-01-01T00:00:00+01:00", "cannot be read"),
+    ],
+)
+def test_odd_values_are_refused_with_a_reason_not_a_crash(
+    link: str, created: str, reason: str, client: TestClient, database: Database, tmp_path: Path
+) -> None:
+    post_xml = disqus_post("1", "1").replace("2020-01-01T00:00:01Z", created)
+    path = disqus_file(tmp_path, f'<thread dsq:id="1"><link>{link}</link></thread>\n', post_xml)
+    with pytest.raises(SourceError, match=reason):
+        importing.run(client.app.state.ctx, "disqus", str(path))  # type: ignore[attr-defined]
+    assert snapshot(database) == {t: [] for t in TABLES}
+
+
+def test_deep_markup_long_urls_and_huge_counts_come_in(
+    client: TestClient, database: Database, tmp_path: Path
+) -> None:
+    long_url = "https://news.example/" + "/".join(["abschnitt"] * 40)  # 420 characters
+    deep = "<b>" * 3000 + "tief" + "</b>" * 3000
+    post_xml = disqus_post("1", "1").replace("<p>post 1</p>", deep)
+    path = disqus_file(tmp_path, f'<thread dsq:id="1"><link>{long_url}</link></thread>\n', post_xml)
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    assert importing.run(ctx, "disqus", str(path)).created == 1
+    assert "tief" in rows(database, "SELECT html FROM comments")[0].html
+    assert importing.run(ctx, "disqus", str(path)).created == 0  # its long key is found again
+    huge = Post("p", "t", None, datetime(2020, 1, 1, tzinfo=UTC), "approved", "x", "text", up=10**20, down=3 * 10**9)  # fmt: skip
+    job = importing._Import(ctx, ctx.site("default"), "test:default", importing.Summary("t", "default"), {}, False)  # fmt: skip
+    values = job.values(huge, 1, None, None)
+    assert (values["up"], values["down"]) == (2**31 - 1, 2**31 - 1)
+
+
+def test_a_missing_uri_map_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="cannot read the uri map"):
+        importing.load_uri_map(str(tmp_path / "nowhere.csv"))
+    with pytest.raises(SourceError, match="cannot read the uri map"):
+        importing.load_uri_map(str(tmp_path))

@@ -215,6 +215,12 @@ def import_cmd(args: argparse.Namespace) -> int:
         from voxpop.services.context import open_context
 
         ctx = open_context(settings, db)
+        if settings.is_sqlite and not args.dry_run:
+            print(
+                "voxpop: note: on SQLite this import holds the write lock until it ends; a "
+                "running server's writes wait meanwhile (and fail after 30 s)",
+                file=sys.stderr,
+            )
         uri_map = importing.load_uri_map(args.uri_map) if args.uri_map else {}
 
         def progress(done: int, summary: importing.Summary) -> None:

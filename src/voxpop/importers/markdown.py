@@ -29,6 +29,8 @@ _ABSOLUTE = re.compile(r"^(https?://[^\s/?#]+|mailto:[^\s]+@)", re.IGNORECASE)
 _SPECIAL = re.compile(r"([\\`*_\[\]<>&~|])")
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))", re.MULTILINE)
 _SPACE = re.compile(r"\s+")
+# Elements nested deeper than this are read as their text (the converter recurses).
+_MAX_DEPTH = 48
 
 
 @dataclass
@@ -53,6 +55,8 @@ class _Tree(HTMLParser):
         if tag in _DROP:
             self.dropping = 1
             return
+        if len(self.stack) > _MAX_DEPTH and tag not in _VOID:
+            return  # its text goes to the element around it; its end tag matches nothing
         node = _Node(tag, {k: v or "" for k, v in attrs})
         self.stack[-1].children.append(node)
         if tag not in _VOID:

@@ -79,7 +79,11 @@ _TIME = re.compile(
 
 
 def read(path: str, progress: Progress) -> Iterator[Record]:
-    with open(path, "rb") as raw:
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise SourceError(f"cannot open the backup: {exc.strerror}") from None
+    with raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         stream: _Stream = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw

@@ -147,6 +147,10 @@ def parse_time(value: str) -> datetime:
     """An ISO 8601 / SQL-style time as an aware UTC datetime; naive times are taken as UTC.
 
     Accepts ``2019-03-04T12:34:56Z``, ``2019-03-04 12:34:56``, missing seconds, fractional
-    seconds (any number of digits), offsets (``+02:00``, ``+0200``). ``ValueError`` otherwise.
+    seconds (any number of digits), offsets (``+02:00``, ``+0200``). ``ValueError`` otherwise,
+    also for a time that cannot be put in UTC (``0001-01-01T00:00:00+01:00``).
     """
-    return utc(datetime.fromisoformat(value.strip()))
+    try:
+        return utc(datetime.fromisoformat(value.strip()))
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range") from None

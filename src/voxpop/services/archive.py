@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -74,7 +75,7 @@ def export(db: Database, path: str, progress: Progress = _quiet) -> dict[str, in
     The file appears whole or not at all."""
     counts: dict[str, int] = {}
     partial = f"{path}.partial"
-    head = {
+    head: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "schema": migrate.current(db),
@@ -87,6 +88,7 @@ def export(db: Database, path: str, progress: Progress = _quiet) -> dict[str, in
         with _open_write(partial, path.endswith(".gz")) as out, db.engine.connect() as conn:
             conn = conn.execution_options(**options)
             with conn.begin():
+                head["sequences"] = store.high_water(conn)
                 out.write(orjson.dumps(head)[:-1] + b',\n"tables": {')
                 for number, table in enumerate(store.tables()):
                     out.write(b"," if number else b"")
@@ -128,9 +130,11 @@ def _decode(table: sa.Table, number: int, raw: Any) -> dict[str, Any]:
     return row
 
 
-def _rows(handle: IO[bytes], schema: str | None) -> Iterator[tuple[str, Any]]:
+def _rows(
+    handle: IO[bytes], schema: str | None, marks: dict[str, int]
+) -> Iterator[tuple[str, Any]]:
     """(table name, row object) for every row of the document, streamed; checks the
-    document's head first."""
+    document's head first, and fills ``marks`` with its ``sequences``."""
     events = ijson.parse(handle, use_float=True)
     head: dict[str, Any] = {}
     table = ""
@@ -138,6 +142,10 @@ def _rows(handle: IO[bytes], schema: str | None) -> Iterator[tuple[str, Any]]:
     for prefix, event, value in events:
         if prefix in ("format", "version", "schema") and event in ("string", "number"):
             head[prefix] = value
+        elif prefix.startswith("sequences.") and event == "number":
+            if not isinstance(value, int) or not 0 <= value <= 2**63 - 1:
+                raise SourceError(f"{prefix} is not a whole number")
+            marks[prefix.removeprefix("sequences.")] = value
         elif prefix == "tables" and event == "start_map":
             _check_head(head, schema)
             checked = True
@@ -189,8 +197,9 @@ def restore(db: Database, path: str, progress: Progress = _quiet) -> dict[str, i
             current: sa.Table | None = None
             batch: list[dict[str, Any]] = []
             links = _Links()
+            marks: dict[str, int] = {}
             try:
-                for name, raw in _rows(handle, schema):
+                for name, raw in _rows(handle, schema, marks):
                     if current is None or name != current.name:
                         _flush(conn, current, batch, counts, progress, links)
                         current = store.table(name)
@@ -205,8 +214,12 @@ def restore(db: Database, path: str, progress: Progress = _quiet) -> dict[str, i
                 _flush(conn, current, batch, counts, progress, links)
             except ijson.JSONError as exc:
                 raise SourceError(f"the file is not valid JSON: {exc}") from None
+            except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+                raise SourceError(f"the file is cut short or damaged: {exc}") from None
+            except OSError as exc:
+                raise SourceError(f"the file cannot be read: {exc.strerror or exc}") from None
         links.apply(conn)
-        store.reset_sequences(conn)
+        store.set_high_water(conn, marks)
     return counts
 
 

@@ -25,6 +25,7 @@ How records become rows:
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib
 import os
 import re
@@ -40,7 +41,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.importers.records import Post, Reader, SourceError, Thread
-from voxpop.model import Site
+from voxpop.model import MAX_ID, Site
 from voxpop.services import inputs
 from voxpop.services.context import Context
 from voxpop.services.conversion import Converter, Ticket
@@ -90,16 +91,21 @@ def reader(source: str) -> Reader:
 def load_uri_map(path: str) -> dict[str, str]:
     """A CSV file of ``source URL,uri`` lines (``#`` starts a comment)."""
     mapping: dict[str, str] = {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.reader(handle), 1):
-            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
-                continue
-            if len(row) != 2:
-                raise SourceError("a uri map line needs two columns: source URL,uri", number)
-            try:
-                mapping[row[0].strip()] = inputs.uri(row[1])
-            except errors.ValidationFailed as exc:
-                raise SourceError(f"{row[1]!r} is not a page path: {exc.detail}", number) from None
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(enumerate(csv.reader(handle), 1))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise SourceError(f"cannot read the uri map {path}: {reason}") from None
+    for number, row in rows:
+        if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+            continue
+        if len(row) != 2:
+            raise SourceError("a uri map line needs two columns: source URL,uri", number)
+        try:
+            mapping[row[0].strip()] = inputs.uri(row[1])
+        except errors.ValidationFailed as exc:
+            raise SourceError(f"{row[1]!r} is not a page path: {exc.detail}", number) from None
     return mapping
 
 
@@ -224,14 +230,14 @@ class _Import:
                 f"post {post_key} names thread {thread_key}, which the file does not define "
                 "before it"
             )
-        key = "t:" + thread.key
+        key = _key("t", thread.key)
         known = store.known(self.conn, self.source, [key]).get(key)
         if known is not None:
             self.threads[thread.key] = known
             return known
         try:
             uri = uri_for(thread.url, self.uri_map, self.keep_query)
-        except errors.ValidationFailed:
+        except (errors.ValidationFailed, ValueError):  # urlsplit: ValueError on "http://[::1"
             raise SourceError(
                 f"thread {thread.key}: {thread.url!r} is not a page URL; map it to a uri "
                 "with --uri-map"
@@ -253,15 +259,15 @@ class _Import:
         if not batch:
             return
         converted = ticket()
-        wanted = ["p:" + p.key for p in batch]
-        wanted += ["p:" + p.parent_key for p in batch if p.parent_key]
+        wanted = [_key("p", p.key) for p in batch]
+        wanted += [_key("p", p.parent_key) for p in batch if p.parent_key]
         known = store.known(self.conn, self.source, wanted)
         # id → (root id, article id) of what the known keys and this batch hold.
         where = store.placement(self.conn, known.values()) if known else {}
         fresh: list[tuple[str, int]] = []
         for post, (body, html) in zip(batch, converted, strict=True):
             self.summary.posts += 1
-            key = "p:" + post.key
+            key = _key("p", post.key)
             if key in known:
                 self.summary.already += 1
                 continue
@@ -269,7 +275,7 @@ class _Import:
             parent_id = root_id = None
             deferred_parent: str | None = None
             if post.parent_key:
-                parent_id = known.get("p:" + post.parent_key)
+                parent_id = known.get(_key("p", post.parent_key))
                 if parent_id is None:
                     deferred_parent = post.parent_key
                 else:
@@ -294,6 +300,7 @@ class _Import:
     def values(
         self, post: Post, article_id: int, parent_id: int | None, root_id: int | None
     ) -> dict[str, Any]:
+        up, down = (min(max(0, n), MAX_ID) for n in (post.up, post.down))
         return {
             "article_id": article_id,
             "parent_id": parent_id,
@@ -306,9 +313,9 @@ class _Import:
             "status": post.status,
             "created_at": post.created_at,
             "edited_at": post.edited_at,
-            "up": max(0, post.up),
-            "down": max(0, post.down),
-            "score": wilson(max(0, post.up), max(0, post.down)),
+            "up": up,
+            "down": down,
+            "score": wilson(up, down),
             "flags": 0,
         }
 
@@ -331,10 +338,10 @@ class _Import:
         subtree its true top-level comment."""
         if not self.deferred:
             return
-        parents = store.known(self.conn, self.source, ["p:" + k for _, k, _ in self.deferred])
+        parents = store.known(self.conn, self.source, [_key("p", k) for _, k, _ in self.deferred])
         linked: list[int] = []
         for comment_id, parent_key, article_id in self.deferred:
-            parent_id = parents.get("p:" + parent_key)
+            parent_id = parents.get(_key("p", parent_key))
             if parent_id is None or store.article_of(self.conn, parent_id) != article_id:
                 self.summary.orphans += 1
                 continue
@@ -355,6 +362,14 @@ class _Import:
             if above is None:
                 return current
             current = above
+
+
+def _key(kind: str, raw: str) -> str:
+    """The key a thread (``t``) or post (``p``) is remembered by: the source's id, or its
+    SHA-256 when it is long (Remark42 names threads by their URL)."""
+    if len(raw) <= 180:
+        return f"{kind}:{raw}"
+    return f"{kind}#{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
 def _line(value: str) -> str:

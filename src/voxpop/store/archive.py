@@ -74,18 +74,62 @@ def set_column(
         conn.execute(stmt, [{"row_id": i, "value": v} for i, v in pairs])
 
 
-def reset_sequences(conn: Connection) -> None:
-    """After rows came in with their ids, new rows must get ids above them: PostgreSQL's
-    sequences are set to each table's highest id (SQLite keeps track by itself)."""
-    if conn.dialect.name != "postgresql":
-        return
-    for t in tables():
-        pk = list(t.primary_key.columns)
-        if len(pk) != 1 or pk[0].name != "id" or not isinstance(pk[0].type, sa.Integer):
+def _counted(table: sa.Table) -> bool:
+    """Whether the table's rows get their ids from a counter (an integer ``id`` key)."""
+    pk = list(table.primary_key.columns)
+    return len(pk) == 1 and pk[0].name == "id" and isinstance(pk[0].type, sa.Integer)
+
+
+def high_water(conn: Connection) -> dict[str, int]:
+    """name → the highest id each counted table has handed out (skipped tables included):
+    ids that were used and deleted since (an outbox row named in a Message-ID, a
+    subscription named in a confirmation link) must not be handed out again elsewhere."""
+    marks: dict[str, int] = {}
+    handed: dict[str, int] = {}
+    if conn.dialect.name == "sqlite":
+        has = conn.execute(
+            sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'")
+        ).first()
+        if has:
+            handed = {
+                str(r[0]): int(r[1])
+                for r in conn.execute(sa.text("SELECT name, seq FROM sqlite_sequence"))
+            }
+    for t in metadata.sorted_tables:
+        if not _counted(t):
+            continue
+        top = conn.execute(sa.select(sa.func.max(t.c.id))).scalar() or 0
+        if conn.dialect.name == "postgresql":
+            seq = conn.execute(sa.text(f"SELECT pg_get_serial_sequence('{t.name}', 'id')")).scalar()
+            if seq:
+                row = conn.execute(sa.text(f"SELECT last_value, is_called FROM {seq}")).one()  # noqa: S608
+                handed[str(t.name)] = int(row[0]) if row[1] else 0
+        marks[str(t.name)] = max(int(top), handed.get(str(t.name), 0))
+    return marks
+
+
+def set_high_water(conn: Connection, marks: dict[str, int]) -> None:
+    """After rows came in with their ids: new rows get ids above both those rows and the
+    marks of the database they came from."""
+    sqlite = conn.dialect.name == "sqlite"
+    for t in metadata.sorted_tables:
+        if not _counted(t):
+            continue
+        top = int(conn.execute(sa.select(sa.func.max(t.c.id))).scalar() or 0)
+        mark = max(top, int(marks.get(t.name, 0)))
+        if sqlite:
+            if t.dialect_options["sqlite"].get("autoincrement") and mark:
+                done = conn.execute(
+                    sa.text("UPDATE sqlite_sequence SET seq = :mark WHERE name = :name"),
+                    {"mark": mark, "name": t.name},
+                )
+                if not done.rowcount:
+                    conn.execute(
+                        sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES (:name, :mark)"),
+                        {"mark": mark, "name": t.name},
+                    )
             continue
         conn.execute(
-            sa.text(
-                f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), "  # noqa: S608
-                f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {t.name}"
-            )
+            sa.text(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), :value, :called)"),
+            {"value": max(mark, 1), "called": mark > 0},
         )
