@@ -21,6 +21,7 @@ from voxpop.web import (
     api,
     feedback_api,
     feeds,
+    mail_pages,
     moderation_api,
     pages,
     privacy_api,
@@ -79,7 +80,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.thread_cache = ThreadCache()
-    problems.install(app, html=pages.error_page)
+    problems.install(app, html=mail_pages.error_page)
 
     async def on_unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(static_files.router())
     app.include_router(feeds.router)
     app.include_router(pages.Pages().router)
+    app.include_router(mail_pages.MailPages().router)
 
     schema = api.openapi_document(
         get_openapi(

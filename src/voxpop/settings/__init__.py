@@ -13,7 +13,8 @@ in order of precedence: the ``VOXPOP_<NAME>`` environment variable, the TOML fil
     webhook_url = "https://hooks.tribune.example/voxpop"
     webhook_secret = "a long random key shared with the receiver"
 
-``docs/settings.md`` lists every setting; a test fails when one is missing there.
+``docs/settings.md`` lists every setting; a test fails when one is missing there. The
+sites are read in ``sites``, single values in ``values``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from voxpop.errors import ConfigurationError
 from voxpop.model import Moderation, RatingPolicy
+from voxpop.settings.sites import (
+    LANGUAGES,
+    SiteConfig,
+    read_language,
+    read_moderation,
+    read_origins,
+    read_rating_policy,
+    read_sites,
+    read_webhook,
+)
+from voxpop.settings.values import (
+    Rate,
+    read_bool,
+    read_hour,
+    read_int,
+    read_probability,
+    read_rate,
+    read_redis_url,
+    read_seconds,
+    read_smtp_url,
+)
+
+__all__ = ["LANGUAGES", "SPECS", "Rate", "Settings", "SiteConfig", "Spec", "load"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,25 +247,6 @@ SPECS: tuple[Spec, ...] = (
 )
 
 _SPEC_NAMES = {s.name for s in SPECS}
-LANGUAGES = ("en", "de")
-
-
-@dataclass(frozen=True, slots=True)
-class SiteConfig:
-    name: str
-    title: str
-    origins: tuple[str, ...]
-    language: str
-    moderation: Moderation
-    rating: RatingPolicy
-    webhook_url: str = ""
-    webhook_secret: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    count: int
-    seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,182 +317,6 @@ class Settings:
         return None
 
 
-def _bool(name: str, raw: str) -> bool:
-    v = raw.strip().lower()
-    if v in ("1", "on", "true", "yes"):
-        return True
-    if v in ("0", "off", "false", "no"):
-        return False
-    raise ConfigurationError(f"{name} must be on or off, not {raw!r}")
-
-
-def _int(name: str, raw: str, minimum: int = 0) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise ConfigurationError(f"{name} must be at least {minimum}")
-    return value
-
-
-def _seconds(name: str, raw: str, zero: bool = False) -> float:
-    """A positive number of seconds (or 0 where ``zero`` allows it); fractions allowed
-    (tests use short ones)."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
-    low_ok = value >= 0 if zero else value > 0
-    if not low_ok or value >= 10**7:
-        raise ConfigurationError(f"{name} must be a positive number of seconds")
-    return value
-
-
-def _probability(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise ConfigurationError(f"{name} must be a probability from 0 to 1, not {raw!r}")
-    return value
-
-
-def _hour(name: str, raw: str) -> int:
-    value = _int(name, raw)
-    if value > 23:
-        raise ConfigurationError(f"{name} must be an hour from 0 to 23")
-    return value
-
-
-def _smtp_url(raw: str) -> str:
-    if not raw:
-        return raw
-    parts = urlsplit(raw)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ConfigurationError(
-            "VOXPOP_SMTP_URL must look like smtp://host:587 or smtps://user:pass@host:465"
-        )
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key != "starttls" or value not in ("on", "off"):
-            raise ConfigurationError(
-                f"VOXPOP_SMTP_URL: unknown option {key}={value!r}; the one option is "
-                "starttls=on (require it) or starttls=off (never use it)"
-            )
-    try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        raise ConfigurationError("VOXPOP_SMTP_URL has a port that is not a number") from None
-    return raw
-
-
-def _redis_url(raw: str) -> str:
-    if raw and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigurationError("VOXPOP_REDIS_URL must look like redis://host:6379/0")
-    return raw
-
-
-def _webhook(where: str, url: str, secret: str) -> tuple[str, str]:
-    """A webhook's (URL, secret): an http(s) URL without credentials, and a secret with it.
-    ``where`` names the settings: ``VOXPOP_WEBHOOK_`` or ``sites.NAME.webhook_``."""
-    url_name, secret_name = (
-        ("VOXPOP_WEBHOOK_URL", "VOXPOP_WEBHOOK_SECRET")
-        if where == "VOXPOP_WEBHOOK_"
-        else (where + "url", where + "secret")
-    )
-    url = url.strip()
-    if not url:
-        return "", ""
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        raise ConfigurationError(f"{url_name} has a port that is not a number") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"{url_name} must be an http:// or https:// URL such as "
-            f"https://hooks.example/voxpop, not {url!r}"
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(
-            f"{url_name} must not hold a user or password: the receiver authenticates the "
-            f"calls by their signature (set {secret_name})"
-        )
-    if not secret.strip():
-        raise ConfigurationError(
-            f"{url_name} is set but {secret_name} is not: set {secret_name} to a long random "
-            "key shared with the receiver, which checks each call's X-Voxpop-Signature with it "
-            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-        )
-    return url, secret.strip()
-
-
-def _site_webhook(name: str, table: Mapping[str, Any]) -> tuple[str, str]:
-    return _webhook(
-        f"sites.{name}.webhook_",
-        str(table.get("webhook_url", "")),
-        str(table.get("webhook_secret", "")),
-    )
-
-
-def _rate(name: str, raw: str) -> Rate:
-    count, _, seconds = raw.partition("/")
-    return Rate(_int(name, count, 1), _int(name, seconds or "60", 1))
-
-
-def _origins(name: str, raw: str | list[Any]) -> tuple[str, ...]:
-    items = raw if isinstance(raw, list) else raw.split(",")
-    out = []
-    for item in items:
-        origin = str(item).strip().rstrip("/")
-        if not origin:
-            continue
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
-            raise ConfigurationError(
-                f"{name}: {origin!r} is not an origin like https://news.example"
-            )
-        out.append(origin)
-    return tuple(out)
-
-
-def _moderation(name: str, raw: str) -> Moderation:
-    try:
-        return Moderation(raw.strip().lower())
-    except ValueError:
-        raise ConfigurationError(f"{name} must be none, pre or auto, not {raw!r}") from None
-
-
-def _language(name: str, raw: str) -> str:
-    if raw not in LANGUAGES:
-        raise ConfigurationError(f"{name} must be one of {', '.join(LANGUAGES)}, not {raw!r}")
-    return raw
-
-
-def _rating_policy(prefix: str, raw: Mapping[str, Any], default: RatingPolicy) -> RatingPolicy:
-    """The rating policy from the environment (prefix ``VOXPOP_``) or a site's table."""
-
-    def label(key: str) -> str:
-        return f"VOXPOP_{key.upper()}" if prefix == "VOXPOP_" else f"{prefix}{key}"
-
-    def flag(key: str, fallback: bool) -> bool:
-        value = raw.get(key)
-        if value is None:
-            return fallback
-        return value if isinstance(value, bool) else _bool(label(key), str(value))
-
-    allowance = raw.get("rating_allowance")
-    return RatingPolicy(
-        enabled=flag("ratings", default.enabled),
-        guests=flag("rating_guests", default.guests),
-        changes=flag("rating_changes", default.changes),
-        allowance=default.allowance
-        if allowance is None
-        else _int(label("rating_allowance"), str(allowance)),
-    )
-
-
 def _dev_secret(database_url: str) -> str:
     """A secret generated once for dev and kept beside the SQLite file."""
     folder = Path(".")
@@ -552,51 +380,25 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
     if not db.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
         raise ConfigurationError("VOXPOP_DATABASE_URL must start with sqlite:/// or postgresql://")
     public_url = raw["public_url"].rstrip("/")
-    moderation = _moderation("VOXPOP_MODERATION", raw["moderation"])
-    language = _language("VOXPOP_LANGUAGE", raw["language"])
+    moderation = read_moderation("VOXPOP_MODERATION", raw["moderation"])
+    language = read_language("VOXPOP_LANGUAGE", raw["language"])
 
-    default_origins = _origins("VOXPOP_ALLOWED_ORIGINS", raw["allowed_origins"]) or _origins(
-        "VOXPOP_PUBLIC_URL", public_url
-    )
-    rating = _rating_policy(
+    default_origins = read_origins(
+        "VOXPOP_ALLOWED_ORIGINS", raw["allowed_origins"]
+    ) or read_origins("VOXPOP_PUBLIC_URL", public_url)
+    rating = read_rating_policy(
         "VOXPOP_",
         {k: raw[k] for k in ("ratings", "rating_guests", "rating_changes", "rating_allowance")},
         RatingPolicy(True, True, True, 3),
     )
     # The environment's pair (or the file's top-level keys) is the default site's webhook.
-    hook = _webhook("VOXPOP_WEBHOOK_", raw["webhook_url"], raw["webhook_secret"])
-    sites = [
-        SiteConfig(
-            "default", "voxpop demo newsroom", default_origins, language, moderation, rating, *hook
-        )
-    ]
-    for name, table in file_sites.items():
-        if not isinstance(table, dict):
-            raise ConfigurationError(f"[sites.{name}] must be a table")
-        if name == "default":
-            sites[0] = SiteConfig(
-                "default",
-                str(table.get("title", sites[0].title)),
-                _origins(f"sites.{name}.origins", table.get("origins", [])) or default_origins,
-                _language(f"sites.{name}.language", str(table.get("language", language))),
-                _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
-                _rating_policy(f"sites.{name}.", table, rating),
-                *(hook if hook[0] else _site_webhook(name, table)),
-            )
-            continue
-        sites.append(
-            SiteConfig(
-                name,
-                str(table.get("title", name)),
-                _origins(f"sites.{name}.origins", table.get("origins", [])),
-                _language(f"sites.{name}.language", str(table.get("language", language))),
-                _moderation(f"sites.{name}.moderation", str(table.get("moderation", moderation))),
-                _rating_policy(f"sites.{name}.", table, rating),
-                *_site_webhook(name, table),
-            )
-        )
-    smtp_timeout = _int("VOXPOP_SMTP_TIMEOUT", raw["smtp_timeout"], 1)
-    mail_lease = _seconds("VOXPOP_MAIL_LEASE", raw["mail_lease"])
+    hook = read_webhook("VOXPOP_WEBHOOK_", raw["webhook_url"], raw["webhook_secret"])
+    default = SiteConfig(
+        "default", "voxpop demo newsroom", default_origins, language, moderation, rating, *hook
+    )
+    sites = read_sites(file_sites, default)
+    smtp_timeout = read_int("VOXPOP_SMTP_TIMEOUT", raw["smtp_timeout"], 1)
+    mail_lease = read_seconds("VOXPOP_MAIL_LEASE", raw["mail_lease"])
     if mail_lease - max(1.0, mail_lease / 10) - 2 * smtp_timeout < 1:
         raise ConfigurationError(
             "VOXPOP_MAIL_LEASE is too short for VOXPOP_SMTP_TIMEOUT: a worker starts a send only "
@@ -616,51 +418,53 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         secret_key=secret,
         admin_token=raw["admin_token"],
         public_url=public_url,
-        smtp_url=_smtp_url(raw["smtp_url"]),
+        smtp_url=read_smtp_url(raw["smtp_url"]),
         mail_from=raw["mail_from"],
         moderation=moderation,
-        redis_url=_redis_url(raw["redis_url"]),
-        rate_limits=_bool("VOXPOP_RATE_LIMITS", raw["rate_limits"]),
+        redis_url=read_redis_url(raw["redis_url"]),
+        rate_limits=read_bool("VOXPOP_RATE_LIMITS", raw["rate_limits"]),
         webhook_url=hook[0],
         webhook_secret=hook[1],
-        edit_window=_int("VOXPOP_EDIT_WINDOW", raw["edit_window"]),
+        edit_window=read_int("VOXPOP_EDIT_WINDOW", raw["edit_window"]),
         language=language,
-        demo=_bool("VOXPOP_DEMO", demo_raw) if demo_raw else is_dev,
-        max_body_bytes=_int("VOXPOP_MAX_BODY_BYTES", raw["max_body_bytes"], 1024),
-        max_article_bytes=_int("VOXPOP_MAX_ARTICLE_BYTES", raw["max_article_bytes"], 1024),
-        max_comment_chars=_int("VOXPOP_MAX_COMMENT_CHARS", raw["max_comment_chars"], 1),
-        post_rate=_rate("VOXPOP_POST_RATE", raw["post_rate"]),
-        vote_rate=_rate("VOXPOP_VOTE_RATE", raw["vote_rate"]),
-        rating_rate=_rate("VOXPOP_RATING_RATE", raw["rating_rate"]),
-        anchor_rate=_rate("VOXPOP_ANCHOR_RATE", raw["anchor_rate"]),
-        rating_trust_verified=_bool("VOXPOP_RATING_TRUST_VERIFIED", raw["rating_trust_verified"]),
-        rating_prior=_int("VOXPOP_RATING_PRIOR", raw["rating_prior"]),
+        demo=read_bool("VOXPOP_DEMO", demo_raw) if demo_raw else is_dev,
+        max_body_bytes=read_int("VOXPOP_MAX_BODY_BYTES", raw["max_body_bytes"], 1024),
+        max_article_bytes=read_int("VOXPOP_MAX_ARTICLE_BYTES", raw["max_article_bytes"], 1024),
+        max_comment_chars=read_int("VOXPOP_MAX_COMMENT_CHARS", raw["max_comment_chars"], 1),
+        post_rate=read_rate("VOXPOP_POST_RATE", raw["post_rate"]),
+        vote_rate=read_rate("VOXPOP_VOTE_RATE", raw["vote_rate"]),
+        rating_rate=read_rate("VOXPOP_RATING_RATE", raw["rating_rate"]),
+        anchor_rate=read_rate("VOXPOP_ANCHOR_RATE", raw["anchor_rate"]),
+        rating_trust_verified=read_bool(
+            "VOXPOP_RATING_TRUST_VERIFIED", raw["rating_trust_verified"]
+        ),
+        rating_prior=read_int("VOXPOP_RATING_PRIOR", raw["rating_prior"]),
         trusted_proxies=tuple(p.strip() for p in raw["trusted_proxies"].split(",") if p.strip()),
-        workers=_int("VOXPOP_WORKERS", raw["workers"], 1),
-        mail_worker=_bool("VOXPOP_MAIL_WORKER", raw["mail_worker"]),
-        smtp_connections=_int("VOXPOP_SMTP_CONNECTIONS", raw["smtp_connections"], 1),
+        workers=read_int("VOXPOP_WORKERS", raw["workers"], 1),
+        mail_worker=read_bool("VOXPOP_MAIL_WORKER", raw["mail_worker"]),
+        smtp_connections=read_int("VOXPOP_SMTP_CONNECTIONS", raw["smtp_connections"], 1),
         smtp_timeout=smtp_timeout,
-        mail_retry_base=_seconds("VOXPOP_MAIL_RETRY_BASE", raw["mail_retry_base"]),
-        mail_max_attempts=_int("VOXPOP_MAIL_MAX_ATTEMPTS", raw["mail_max_attempts"], 1),
+        mail_retry_base=read_seconds("VOXPOP_MAIL_RETRY_BASE", raw["mail_retry_base"]),
+        mail_max_attempts=read_int("VOXPOP_MAIL_MAX_ATTEMPTS", raw["mail_max_attempts"], 1),
         mail_lease=mail_lease,
-        mail_poll=_seconds("VOXPOP_MAIL_POLL", raw["mail_poll"]),
-        mail_retention=_int("VOXPOP_MAIL_RETENTION", raw["mail_retention"], 1),
-        digest_hour=_hour("VOXPOP_DIGEST_HOUR", raw["digest_hour"]),
-        confirm_ttl=_int("VOXPOP_CONFIRM_TTL", raw["confirm_ttl"], 60),
-        confirm_limit=_rate("VOXPOP_CONFIRM_LIMIT", raw["confirm_limit"]),
-        subscribe_rate=_rate("VOXPOP_SUBSCRIBE_RATE", raw["subscribe_rate"]),
-        session_ttl=_int("VOXPOP_SESSION_TTL", raw["session_ttl"], 60),
-        login_rate=_rate("VOXPOP_LOGIN_RATE", raw["login_rate"]),
-        flag_rate=_rate("VOXPOP_FLAG_RATE", raw["flag_rate"]),
-        flag_threshold=_int("VOXPOP_FLAG_THRESHOLD", raw["flag_threshold"]),
-        hold_new_authors=_bool("VOXPOP_HOLD_NEW_AUTHORS", raw["hold_new_authors"]),
-        spam_hold=_probability("VOXPOP_SPAM_HOLD", raw["spam_hold"]),
-        spam_reject=_probability("VOXPOP_SPAM_REJECT", raw["spam_reject"]),
-        min_submit_seconds=_seconds(
+        mail_poll=read_seconds("VOXPOP_MAIL_POLL", raw["mail_poll"]),
+        mail_retention=read_int("VOXPOP_MAIL_RETENTION", raw["mail_retention"], 1),
+        digest_hour=read_hour("VOXPOP_DIGEST_HOUR", raw["digest_hour"]),
+        confirm_ttl=read_int("VOXPOP_CONFIRM_TTL", raw["confirm_ttl"], 60),
+        confirm_limit=read_rate("VOXPOP_CONFIRM_LIMIT", raw["confirm_limit"]),
+        subscribe_rate=read_rate("VOXPOP_SUBSCRIBE_RATE", raw["subscribe_rate"]),
+        session_ttl=read_int("VOXPOP_SESSION_TTL", raw["session_ttl"], 60),
+        login_rate=read_rate("VOXPOP_LOGIN_RATE", raw["login_rate"]),
+        flag_rate=read_rate("VOXPOP_FLAG_RATE", raw["flag_rate"]),
+        flag_threshold=read_int("VOXPOP_FLAG_THRESHOLD", raw["flag_threshold"]),
+        hold_new_authors=read_bool("VOXPOP_HOLD_NEW_AUTHORS", raw["hold_new_authors"]),
+        spam_hold=read_probability("VOXPOP_SPAM_HOLD", raw["spam_hold"]),
+        spam_reject=read_probability("VOXPOP_SPAM_REJECT", raw["spam_reject"]),
+        min_submit_seconds=read_seconds(
             "VOXPOP_MIN_SUBMIT_SECONDS", raw["min_submit_seconds"], zero=True
         ),
         akismet_key=raw["akismet_key"],
         akismet_url=raw["akismet_url"].rstrip("/"),
-        address_retention=_int("VOXPOP_ADDRESS_RETENTION", raw["address_retention"], 1),
-        sites=tuple(sites),
+        address_retention=read_int("VOXPOP_ADDRESS_RETENTION", raw["address_retention"], 1),
+        sites=sites,
     )
