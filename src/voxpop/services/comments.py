@@ -193,6 +193,7 @@ def _store(
         comment = comment_store.insert(
             conn,
             article_id=article_id,
+            site_id=site.id,
             parent_id=parent.id if parent else None,
             root_id=(parent.root_id or parent.id) if parent else None,
             reader_id=reader_id,

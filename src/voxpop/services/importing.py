@@ -303,6 +303,7 @@ class _Import:
         up, down = (min(max(0, n), MAX_ID) for n in (post.up, post.down))
         return {
             "article_id": article_id,
+            "site_id": self.site.id,
             "parent_id": parent_id,
             "root_id": root_id,
             "reader_id": None,

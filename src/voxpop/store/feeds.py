@@ -4,10 +4,11 @@ Only approved comments, and of those only the ones the thread shows: a reply who
 top-level comment is held (pending, rejected, spam, shadowed) is hidden with it.
 Newest first, ``(created_at, id)`` descending.
 
-The site's feed walks ``ix_comments_status (status, created_at)`` newest first and keeps
-the rows whose article is on the site (a primary-key lookup each), like the moderation
-queue: it reads the site's newest ``limit`` comments plus the other sites' comments
-newer than the last of them.
+Both walk an index newest first and stop after ``limit`` shown rows: an article's feed
+``ix_comments_article_status (article_id, status, created_at, id)``, a site's
+``ix_comments_site_status (site_id, status, created_at, id)``. Neither reads another
+article's or site's comments; each reads its own hidden replies (one primary-key lookup
+of the top-level comment each).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ _NEWEST = (
     .limit(sa.bindparam("limit", type_=sa.Integer))
 )
 _OF_ARTICLE = _NEWEST.where(_c.article_id == sa.bindparam("article_id", type_=sa.Integer))
-_OF_SITE = _NEWEST.where(articles.c.site_id == sa.bindparam("site_id", type_=sa.Integer))
+_OF_SITE = _NEWEST.where(_c.site_id == sa.bindparam("site_id", type_=sa.Integer))
 
 
 def _item(row: Any) -> FeedItem:

@@ -309,7 +309,8 @@ def queue(
                 parent, parent.c.id == c.parent_id
             )
         )
-        .where(articles.c.site_id == site_id, _tab_condition(tab))
+        # ix_comments_site_status (site_id, status, created_at, id): the site's rows only.
+        .where(c.site_id == site_id, _tab_condition(tab))
     )
     if text:
         stmt = stmt.where(c.body.icontains(text, autoescape=True))
@@ -333,11 +334,7 @@ def tab_counts(conn: Connection, site_id: int) -> dict[str, int]:
     for tab in TABS:
         if tab == "approved":
             continue
-        stmt = (
-            sa.select(sa.func.count())
-            .select_from(comments.join(articles, articles.c.id == comments.c.article_id))
-            .where(articles.c.site_id == site_id, _tab_condition(tab))
-        )
+        stmt = sa.select(sa.func.count()).where(comments.c.site_id == site_id, _tab_condition(tab))
         out[tab] = int(conn.execute(stmt).scalar_one())
     return out
 
@@ -350,8 +347,7 @@ def histories(
         return {}
     stmt = (
         sa.select(comments.c.reader_id, comments.c.status, sa.func.count().label("n"))
-        .select_from(comments.join(articles, articles.c.id == comments.c.article_id))
-        .where(articles.c.site_id == site_id, comments.c.reader_id.in_(sorted(set(reader_ids))))
+        .where(comments.c.site_id == site_id, comments.c.reader_id.in_(sorted(set(reader_ids))))
         .group_by(comments.c.reader_id, comments.c.status)
     )
     out: dict[int, dict[str, int]] = {}

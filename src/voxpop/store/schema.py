@@ -108,6 +108,9 @@ comments = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
+    # The article's site, kept on the comment (an article never changes site): a site's
+    # feed and moderation queue read the site's comments by index, not every site's.
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False),
     sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id"), nullable=True),
     # The top-level ancestor; NULL for a top-level comment. One query fetches a page's replies.
     sa.Column("root_id", sa.Integer, sa.ForeignKey("comments.id"), nullable=True),
@@ -148,10 +151,13 @@ comments = sa.Table(
     sa.Index("ix_comments_parent", "parent_id"),
     sa.Index("ix_comments_reader", "reader_id"),
     sa.Index("ix_comments_anchor_state", "anchor_state", "article_id"),
-    # The moderation queue: one status, newest first.
+    # One status across every site, newest first. The queue and the site's feed read
+    # ix_comments_site_status instead; no query in store/ filters by status alone now.
     sa.Index("ix_comments_status", "status", "created_at"),
     # An article's newest approved comments, replies included (its Atom feed).
     sa.Index("ix_comments_article_status", "article_id", "status", "created_at", "id"),
+    # A site's newest comments of one status: its Atom feed and its moderation queue.
+    sa.Index("ix_comments_site_status", "site_id", "status", "created_at", "id"),
     sa.Index("ix_comments_flagged", "flags", "created_at"),
     # A reader's or an address's recent comments (the repetition check of every post).
     sa.Index("ix_comments_address_key", "address_key", "created_at"),
