@@ -4,6 +4,7 @@ an operator's purge of an author on one site, and the retention of address hashe
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +16,13 @@ from voxpop.services import privacy as privacy_service
 from voxpop.services.identity import reader_token
 from voxpop.services.subscriptions import confirm_token
 from voxpop.services.threads import wilson
+from voxpop.store import webhooks as webhook_store
 from voxpop.store.db import Database
 from voxpop.web import privacy_api
 
-from .conftest import ADMIN, SECRET, AppFactory, post, rows
+from .conftest import ADMIN, SECRET, AppFactory, drain, post, rows
+from .test_webhooks import SECRET as HOOK_SECRET
+from .test_webhooks import Receiver, verify
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 TEXT = "The council voted to keep the library open late on weekdays for a trial year."
@@ -640,3 +644,191 @@ def test_a_shadow_ban_stays_a_shadow_ban_in_the_export(client: TestClient) -> No
     ok(post(client, token, body="after the shadow ban"))
     statuses = {c["body"]: c["status"] for c in export(client, token)["comments"]}
     assert statuses == {"before": "approved", "after the shadow ban": "approved"}
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def calls_stored(client: TestClient) -> list[Any]:
+    return rows(db(client), "SELECT event, event_key, payload, status FROM webhook_deliveries")
+
+
+def test_erasure_takes_the_readers_data_out_of_webhook_calls_and_announces_it(
+    make_client: AppFactory, hook: Receiver
+) -> None:
+    client = make_client(webhook_url=hook.url, webhook_secret=HOOK_SECRET, moderation="none")
+    ok(
+        client.put(
+            "/api/v1/articles",
+            params={"uri": "/story"},
+            json={"title": "Late library", "text": TEXT},
+            headers=ADMIN_HEADERS,
+        ),
+        200,
+    )
+    a = ok(post(client, body="Alice's secret words", author_name="Alice Liddell"))
+    alice = a["reader_token"]
+    feedback = ok(post(client, alice, body="Alice on a passage", anchor=passage()))
+    mistake = ok(post(client, alice, body="Alice's mistake"))
+    bob = ok(post(client, body="Bob's words", author_name="Bob"))
+    rate(client, alice, 5)
+    rate(client, bob["reader_token"], 3)
+    drain(client)
+    assert len(hook.calls) == 6  # sent: four comments, two ratings
+    [alice_rated] = [
+        c for c in hook.of("rating.created") if c.json()["data"]["rating"]["stars"] == 5
+    ]
+    alice_rater = alice_rated.json()["data"]["rating"]["rater"]
+    # Queued, not sent yet: her edit, a moderation of her feedback, her own delete, a rerating.
+    ok(client.patch(f"/api/v1/comments/{a['id']}", json={"body": "Alice's edited words"},
+                    headers=auth(alice)), 200)  # fmt: skip
+    r = client.post(
+        f"/api/v1/admin/comments/{feedback['id']}/moderate",
+        json={"action": "reject"},
+        headers=ADMIN_HEADERS,
+    )
+    ok(r, 200)
+    assert client.delete(f"/api/v1/comments/{mistake['id']}", headers=auth(alice)).is_success
+    rate(client, alice, 4)
+    assert {row.status for row in calls_stored(client)} == {"sent", "queued"}
+
+    ok(client.delete("/api/v1/me", headers=auth(alice)), 200)
+
+    # Nothing of hers is left in any call, queued or sent; Bob's stay as they were.
+    stored = calls_stored(client)
+    text = " ".join(row.payload for row in stored)
+    for hers in ("secret words", "Alice Liddell", "edited words", "on a passage", "mistake"):
+        assert hers not in text
+    assert "open late on weekdays" not in text  # her anchor
+    kept = [(row.event, row.status) for row in stored if not row.event_key.startswith("privacy:")]
+    assert sorted(kept) == [("comment.created", "sent"), ("rating.created", "sent")]
+    [bobs] = [json.loads(row.payload) for row in stored if row.event == "comment.created"]
+    assert bobs["data"]["comment"]["author"]["name"] == "Bob"
+
+    drain(client)
+    told = hook.calls[6:]
+    assert all(verify(HOOK_SECRET, call) for call in told)
+    # The calls erased before they were made are never made.
+    assert {c.event for c in told} == {"comment.deleted", "rating.deleted"}
+    gone = {c.json()["data"]["comment"]["id"]: c.json()["data"] for c in told
+            if c.event == "comment.deleted"}  # fmt: skip
+    assert set(gone) == {a["id"], feedback["id"], mistake["id"]}
+    for data in gone.values():
+        assert data["actor"] == {"kind": "privacy"}
+        comment = data["comment"]
+        assert comment["status"] == "deleted" and comment["html"] == ""
+        assert comment["author"] == {"name": None, "website": None}
+        assert comment["anchor"] is None and comment["uri"] == "/story"
+    assert gone[a["id"]]["from"] == "approved"
+    assert gone[feedback["id"]]["from"] == "rejected"
+    assert gone[mistake["id"]]["from"] == "deleted"  # its own deletion was still queued
+    [rating] = [c.json()["data"] for c in told if c.event == "rating.deleted"]
+    assert rating["actor"] == {"kind": "privacy"}
+    assert rating["rating"] == {
+        "rater": alice_rater,
+        "stars": None,
+        "previous_stars": None,
+        "counted": None,
+    }
+    assert rating["aggregate"] == {"average": 3.0, "count": 1, "histogram": [0, 0, 1, 0, 0]}
+
+    # Erasing again finds nothing to announce.
+    again = ok(client.delete("/api/v1/me", headers=auth(alice)), 200)
+    assert again == {"comments": 0, "votes": 0, "ratings": 0, "subscriptions": 0}
+    drain(client)
+    assert len(hook.calls) == 6 + 4
+
+
+def test_a_purge_takes_only_that_site_s_calls_and_a_second_erasure_keeps_its_news(
+    make_client: AppFactory, hook: Receiver, tmp_path: Any
+) -> None:
+    elsewhere = Receiver().start()
+    try:
+        config = tmp_path / "voxpop.toml"
+        config.write_text(
+            f'[sites.other]\nwebhook_url = "{elsewhere.url}"\n'
+            'webhook_secret = "the-other-site-s-secret"\n'
+        )
+        client = make_client(
+            config=str(config), webhook_url=hook.url, webhook_secret=HOOK_SECRET,
+            moderation="none",
+        )  # fmt: skip
+        home = ok(post(client, body="Alice at home"))
+        alice = home["reader_token"]
+        away = ok(post(client, alice, body="Alice away", uri="/a", site="other", title="A"))
+        rate(client, alice, 2, uri="/a", site="other")
+        reader = reader_of(alice)
+        r = client.post(
+            f"/api/v1/admin/authors/{reader}/purge", params={"site": "other"}, headers=ADMIN_HEADERS
+        )
+        ok(r, 200)
+        text = " ".join(row.payload for row in calls_stored(client))
+        assert "Alice away" not in text
+        assert "Alice at home" in text  # the purge was of the other site only
+        # The reader erases everything before any worker ran: the purge's news stays.
+        ok(client.delete("/api/v1/me", headers=auth(alice)), 200)
+        assert "Alice at home" not in " ".join(row.payload for row in calls_stored(client))
+        drain(client)
+    finally:
+        elsewhere.stop()
+    assert [c.event for c in hook.calls] == ["comment.deleted"]
+    assert hook.calls[0].json()["data"]["comment"]["id"] == home["id"]
+    assert sorted(c.event for c in elsewhere.calls) == ["comment.deleted", "rating.deleted"]
+    [deleted] = elsewhere.of("comment.deleted")
+    assert deleted.json()["data"]["comment"]["id"] == away["id"]
+    assert verify("the-other-site-s-secret", deleted)
+
+
+def test_the_calls_of_many_comments_are_erased_a_slice_at_a_time(
+    make_client: AppFactory, hook: Receiver
+) -> None:
+    client = make_client(webhook_url=hook.url, webhook_secret=HOOK_SECRET)
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    site = ctx.site("default")
+    now = ctx.clock()
+    erased = range(1, 3 * webhook_store.ERASE_SLICE + 2)  # several slices
+    keys = [
+        (event, key)
+        for cid in [*erased, 12345, 1000 * len(erased)]
+        for event, key in (
+            ("comment.created", f"comment.created:{cid}"),
+            ("feedback.created", f"feedback.created:{cid}"),
+            ("comment.deleted", f"comment.deleted:{cid}"),
+            ("comment.moderated", f"comment.moderated:{cid}:approved>rejected:17"),
+            ("comment.edited", f"comment.edited:{cid}:18"),
+        )
+    ]
+    keys += [
+        ("comment.deleted", "privacy:comment.deleted:1"),  # an erasure's own news
+        ("rating.created", "rating.created:1:7:19"),  # a rating, by reader 7
+        ("rating.updated", "rating.updated:7:70:20"),  # reader 70 on article 7
+    ]
+
+    def fill(conn: Any) -> None:
+        for event, key in keys:
+            webhook_store.enqueue(
+                conn, site_id=site.id, url=hook.url, event=event, event_key=key,
+                payload="{}", now=now,
+            )  # fmt: skip
+
+    ctx.db.transact(fill)
+    gone = ctx.db.transact(
+        lambda conn: webhook_store.erase_comment_calls(conn, site.id, list(erased))
+    )
+    assert len(gone) == 5 * len(erased)
+    assert ctx.db.transact(lambda conn: webhook_store.erase_comment_calls(conn, 999, [12345])) == []
+    assert ctx.db.transact(lambda conn: webhook_store.erase_rating_calls(conn, None, 7)) == [
+        "rating.created:1:7:19"
+    ]
+    left = sorted(r.event_key for r in rows(db(client), "SELECT event_key FROM webhook_deliveries"))
+    assert left == sorted(
+        [key for event, key in keys if key.split(":")[1] in {"12345", str(1000 * len(erased))}]
+        + ["privacy:comment.deleted:1", "rating.updated:7:70:20"]
+    )

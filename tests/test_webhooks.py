@@ -11,11 +11,12 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,9 +28,9 @@ from fastapi.testclient import TestClient
 from voxpop import __version__
 from voxpop.errors import ConfigurationError
 from voxpop.model import Role
-from voxpop.services import webhooks
+from voxpop.services import webhook_delivery, webhooks
 from voxpop.services.context import open_context
-from voxpop.services.delivery import Mailer, Stats
+from voxpop.services.delivery import Mailer, MailerThread, Stats
 from voxpop.services.webhook_delivery import MAX_ATTEMPTS
 from voxpop.settings import load
 from voxpop.store import webhooks as webhook_store
@@ -596,7 +597,10 @@ def test_a_claimed_call_is_left_to_its_worker_until_the_lease_runs_out(
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
     now = ctx.clock()
     until = now + timedelta(seconds=ctx.settings.mail_lease)
-    [held] = ctx.db.transact(lambda conn: webhook_store.claim(conn, "crashed", now, until, 10))
+    site_ids = [ctx.site("default").id]
+    [held] = ctx.db.transact(
+        lambda conn: webhook_store.claim(conn, "crashed", now, until, 10, site_ids)
+    )
     assert drain(client).webhooks.claimed == 0
     assert receiver.calls == []
     client.clock.advance(seconds=ctx.settings.mail_lease + 1)  # type: ignore[attr-defined]
@@ -807,3 +811,224 @@ def test_a_webhook_needs_a_secret_and_an_http_url(tmp_path: Path) -> None:
     )
     assert "tribune-secret" not in repr(s)  # secrets stay out of logs and tracebacks
     assert build_settings("sqlite://").site("default").webhook_url == ""  # type: ignore[union-attr]
+
+
+# --- a slow receiver ---------------------------------------------------------------------------
+
+
+class Dripper:
+    """A receiver that reads the call, starts a 200 answer and then sends one header line
+    every ``every`` seconds, for up to ``dripping`` seconds: each step is quick, the
+    answer never ends. Notes when the caller has hung up."""
+
+    def __init__(self, every: float = 0.2, dripping: float = 15.0) -> None:
+        self.every = every
+        self.dripping = dripping
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.started: list[float] = []  # monotonic times of each connection
+        self.hung_up: list[float] = []  # … and of the caller closing it
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.closing = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks/slow"
+
+    def start(self) -> Dripper:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.closing = True
+        self.listener.close()
+
+    def _serve(self) -> None:
+        while not self.closing:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        self.started.append(time.monotonic())
+        with conn:
+            conn.settimeout(5)
+            seen = b""
+            while b"\r\n\r\n" not in seen:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                seen += chunk
+            ends = time.monotonic() + self.dripping
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                n = 0
+                while time.monotonic() < ends and not self.closing:
+                    time.sleep(self.every)
+                    n += 1
+                    conn.sendall(f"X-Drip-{n}: .\r\n".encode())
+                conn.sendall(b"Content-Length: 0\r\n\r\n")
+            except OSError:  # the caller hung up
+                self.hung_up.append(time.monotonic())
+
+
+@pytest.fixture
+def dripper() -> Iterator[Dripper]:
+    d = Dripper().start()
+    yield d
+    d.stop()
+
+
+def test_a_receiver_that_never_finishes_its_answer_is_cut_off_at_the_budget(
+    dripper: Dripper,
+) -> None:
+    begun = time.monotonic()
+    answer = webhook_delivery.post(dripper.url, b"{}", {"Connection": "close"}, 1.0, 1.5)
+    took = time.monotonic() - begun
+    assert answer.status is None
+    assert answer.error == "no complete answer within 1.5 s: cut off"
+    assert 1.4 <= took < 3.0  # each step was quick; the whole call was not
+    # The connection was really closed (the thread is not still reading).
+    deadline = time.monotonic() + 3
+    while not dripper.hung_up and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dripper.hung_up and dripper.hung_up[0] - begun < 3.0
+
+
+def test_a_slow_receiver_never_holds_the_mail(
+    make_client: AppFactory, dripper: Dripper, inbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhook_delivery, "TIMEOUT", 1.0)  # a step: never reached here
+    monkeypatch.setattr(webhook_delivery, "BUDGET", 3.0)  # a call: always reached here
+    client = make_client(
+        webhook_url=dripper.url,
+        webhook_secret=SECRET,
+        smtp_url=inbox.url,
+        moderation="none",
+        mail_poll="30",
+    )
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    thread = MailerThread(Mailer(ctx))
+    thread.start()
+    ctx.mail_wakeup = thread.wake
+    try:
+        assert post(client).status_code == 201  # a call to the dripping receiver
+        deadline = time.monotonic() + 5
+        while not dripper.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert dripper.started, "the worker never called the receiver"
+        called = dripper.started[0]
+        # While that call drags on, a mail is queued: it goes at once.
+        r = client.post(
+            "/api/v1/subscriptions",
+            json={"uri": "/story", "email": "reader@example.org", "scope": "thread"},
+        )
+        assert r.status_code == 202, r.text
+        [mail] = inbox.wait_for(1, timeout=10)
+        mailed = time.monotonic()
+        assert mail.to == ["reader@example.org"]
+        assert mailed - called < 2.0  # well before the call's budget ran out
+        assert not dripper.hung_up  # the call was still under way meanwhile
+        # The call itself ends with its budget: cut off, to be tried again.
+        deadline = time.monotonic() + 6
+        while not dripper.hung_up and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dripper.hung_up and dripper.hung_up[0] - called < 4.0
+        deadline = time.monotonic() + 5
+        while deliveries(client)[0].last_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [row] = deliveries(client)
+        assert (row.status, row.attempts) == ("queued", 1)
+        assert row.last_error == "no complete answer within 3 s: cut off"
+    finally:
+        thread.stop()
+
+
+# --- where a call goes ------------------------------------------------------------------------
+
+
+def test_a_call_queued_before_the_url_changed_goes_to_the_new_url(
+    client: TestClient, receiver: Receiver
+) -> None:
+    post(client, body="queued for the old URL")
+    [queued] = deliveries(client)
+    assert queued.url == receiver.url
+    moved = Receiver().start()
+    try:
+        ctx = client.app.state.ctx  # type: ignore[attr-defined]
+        old = ctx.site("default")
+        # The operator moved the webhook; the worker now runs with the new settings.
+        ctx.sites["default"] = replace(
+            old, webhook_url=moved.url + "?token=new", webhook_secret="the-new-secret"
+        )
+        assert drain(client).webhooks.sent == 1
+    finally:
+        moved.stop()
+    assert receiver.calls == []
+    [call] = moved.calls
+    assert call.path == "/hooks/voxpop?token=new"
+    assert verify("the-new-secret", call)
+    assert call.body == queued.payload.encode()
+    [row] = deliveries(client)
+    assert (row.status, row.url) == ("sent", receiver.url)  # the log keeps where it was meant
+    log = client.get("/api/v1/admin/webhooks", headers=AUTH).json()
+    assert log["items"][0]["url"] == receiver.url
+
+
+def test_a_worker_without_the_site_s_webhook_leaves_its_calls_queued(
+    client: TestClient, receiver: Receiver
+) -> None:
+    post(client, body="queued while the site had a webhook")
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    hooked = ctx.site("default")
+    ctx.sites["default"] = replace(hooked, webhook_url="", webhook_secret="")
+    stats = drain(client)
+    assert stats.webhooks.claimed == 0
+    [row] = deliveries(client)
+    assert (row.status, row.attempts, row.last_error) == ("queued", 0, None)
+    assert receiver.calls == []
+
+    admin = admin_client(client)
+    make_account(admin, "boss", [("default", Role.ADMIN)])
+    boss = sign_in(admin, "boss")
+    page = admin.get("/admin/webhooks?site=default", headers=boss.headers)
+    assert page.status_code == 200
+    assert "1 queued call waits for a webhook" in page.text
+
+    ctx.sites["default"] = hooked  # configured again: the call is made
+    assert drain(client).webhooks.sent == 1
+    assert [c.event for c in receiver.calls] == ["comment.created"]
+
+
+# --- small things ------------------------------------------------------------------------------
+
+
+def test_the_retry_body_refuses_unknown_keys(client: TestClient, receiver: Receiver) -> None:
+    receiver.answers = [404, 404]
+    post(client, body="one")
+    post(client, body="two")
+    drain(client)
+    first, second = deliveries(client)
+    r = client.post("/api/v1/admin/webhooks/retry", json={"id": [first.id]}, headers=AUTH)
+    assert r.status_code == 422, r.text  # a typo of "ids" would retry every failed call
+    assert "id" in r.text
+    assert {row.status for row in deliveries(client)} == {"failed"}
+    r = client.post("/api/v1/admin/webhooks/retry", json={"ids": [first.id]}, headers=AUTH)
+    assert r.json() == {"queued": 1}
+
+
+def test_the_log_never_shows_the_url_s_query_or_credentials(
+    make_client: AppFactory, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(webhook_url=receiver.url + "?token=s3cr3t-t0ken", webhook_secret=SECRET)
+    receiver.answers = [404]
+    post(client)
+    with caplog.at_level(logging.WARNING, logger="voxpop.webhooks"):
+        assert drain(client).webhooks.failed == 1
+    assert "failed after 1 attempt(s)" in caplog.text
+    assert receiver.url in caplog.text
+    assert "s3cr3t" not in caplog.text
+    assert webhook_delivery.shown("https://u:pw@hooks.example:8443/x/y?token=t#f") == (
+        "https://hooks.example:8443/x/y"
+    )

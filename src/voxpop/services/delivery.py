@@ -16,8 +16,9 @@ sends that one mail again, with the same Message-ID, which is how receivers and 
 recognise it as the same mail.
 
 Several workers may run at once (``voxpop worker`` processes, and one inside each
-``voxpop serve`` unless ``VOXPOP_MAIL_WORKER=off``): claims never overlap. Each pass also
-makes the webhook calls that are due (``services.webhook_delivery``), beside the mail.
+``voxpop serve`` unless ``VOXPOP_MAIL_WORKER=off``): claims never overlap. Each worker
+also makes the webhook calls that are due (``services.webhook_delivery``), in a loop of
+their own beside the mail's, on threads of their own: a slow receiver never holds a mail.
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ class _SentRecorder:
 
 class Mailer:
     """One worker. ``drain()`` sends everything due now (tests, ``voxpop worker --once``);
-    ``run(stop)`` keeps at it until ``stop`` is set."""
+    ``run(stop)`` keeps at it until ``stop`` is set. The webhook calls (``self.hooks``)
+    run beside the mail, never in its way."""
 
     def __init__(self, ctx: Context, sender: Sender | None = None, name: str | None = None) -> None:
         s = ctx.settings
@@ -144,6 +146,7 @@ class Mailer:
         self.name = name or f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.composer = Composer(ctx)
         self._wake: asyncio.Event | None = None
+        self._hooks_wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._recorder = _SentRecorder(ctx, self.name)
@@ -154,43 +157,85 @@ class Mailer:
 
     def wake(self) -> None:
         """Thread-safe: look at the outbox now rather than at the next poll."""
-        loop, event = self._loop, self._wake
-        if loop is not None and event is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(event.set)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            for event in (self._wake, self._hooks_wake):
+                if event is not None:
+                    loop.call_soon_threadsafe(event.set)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Send mail and make webhook calls until ``stop`` is set: two loops side by side,
+        so that mail never waits for a slow receiver, nor a call for a slow mail server."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._hooks_wake = asyncio.Event()
         self._stop = stop
-        poll = self.ctx.settings.mail_poll
+        hooks = asyncio.ensure_future(self._run_hooks(stop, self._hooks_wake))
         try:
-            while not stop.is_set():
-                self._wake.clear()  # before the pass: a wake during it is not lost
-                try:
-                    stats = await self.drain_once()
-                except Exception:
-                    log.exception("outbox worker %s: a pass failed; trying again", self.name)
-                    stats = Stats()
-                if stats.claimed >= BATCH or stats.webhooks.claimed >= BATCH:
-                    continue
-                waiters = [
-                    asyncio.ensure_future(self._wake.wait()),
-                    asyncio.ensure_future(stop.wait()),
-                ]
-                await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
+            await self._run_mail(stop, self._wake)
         finally:
+            if not stop.is_set():  # cancelled: the calls under way are made again later
+                hooks.cancel()
+            await asyncio.gather(hooks, return_exceptions=True)  # ends once ``stop`` is set
+            await self.hooks.close()
             await self.sender.close()
 
+    async def _run_mail(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        while not stop.is_set():
+            wake.clear()  # before the pass: a wake during it is not lost
+            try:
+                stats = await self._mail_once(BATCH)
+            except Exception:
+                log.exception("outbox worker %s: a pass failed; trying again", self.name)
+                stats = Stats()
+            if stats.claimed < BATCH:
+                await self._idle(stop, wake)
+
+    async def _run_hooks(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        while not stop.is_set():
+            wake.clear()
+            try:
+                tally = await self.hooks.drain_once(BATCH, stop)
+            except Exception:
+                log.exception("outbox worker %s: a webhook pass failed; trying again", self.name)
+                tally = Tally()
+            if tally.claimed < BATCH:
+                await self._idle(stop, wake)
+
+    async def _idle(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        """Until the next poll, a wake, or ``stop``."""
+        waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(
+                waiters, timeout=self.ctx.settings.mail_poll, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
     async def drain(self, limit: int = 1_000_000) -> Stats:
-        """Send every mail due now; return what happened."""
+        """Send every mail and make every webhook call due now (the two side by side, each
+        until it finds nothing more); return what happened."""
         total = Stats()
-        while total.claimed < limit:
-            stats = await self.drain_once()
-            total.add(stats)
-            if stats.claimed == 0 and stats.webhooks.claimed == 0:
-                break
+
+        async def mail() -> None:
+            while total.claimed < limit:
+                stats = await self._mail_once(BATCH)
+                total.add(stats)
+                if stats.claimed == 0:
+                    return
+
+        async def hooks() -> None:
+            while total.webhooks.claimed < limit:
+                tally = await self.hooks.drain_once(BATCH, self._stop)
+                total.webhooks.add(tally)
+                if tally.claimed == 0:
+                    return
+
+        try:
+            await asyncio.gather(mail(), hooks())
+        finally:
+            await self.hooks.close()
         return total
 
     async def drain_once(self, batch: int = BATCH) -> Stats:

@@ -4,8 +4,9 @@ site, and address hashes are forgotten once they are older than the retention.
 Erasing keeps the reader row (the token goes on working, as a reader with nothing) and
 every comment as a deleted placeholder, so threads keep their shape; everything else the
 reader gave is deleted, and every aggregate it fed (comment counts, vote counters and
-scores, rating tallies) is corrected in the same transaction. Erasing twice erases
-nothing the second time.
+scores, rating tallies) is corrected in the same transaction. Webhook calls carrying the
+reader's comments or ratings are deleted (queued or sent) and the receivers are told to
+drop them (``webhooks.erased``). Erasing twice erases nothing the second time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import CommentStatus, Site
-from voxpop.services import access, moderation
+from voxpop.services import access, moderation, webhooks
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.threads import wilson
@@ -186,12 +187,13 @@ def delete_me(ctx: Context, actor: Actor) -> dict[str, int]:
     def txn(conn: Connection) -> dict[str, int]:
         if not reader_store.exists(conn, reader_id):
             return _nothing()
-        erased = _erase(conn, reader_id, None)
+        erased = _erase(ctx, conn, reader_id, None, now)
         store.clear_verified(conn, reader_id)
         audit_store.record(conn, now, name, "privacy.delete", name, None, dict(erased))
         return erased
 
     result: dict[str, int] = ctx.db.transact(txn)
+    webhooks.wake(ctx)
     return result
 
 
@@ -203,13 +205,14 @@ def purge_author(ctx: Context, actor: Actor, site: Site, reader_id: int) -> dict
     def txn(conn: Connection) -> dict[str, int]:
         if not reader_store.exists(conn, reader_id):
             raise errors.UnknownReader(f"No reader {reader_id}")
-        erased = _erase(conn, reader_id, site.id)
+        erased = _erase(ctx, conn, reader_id, site.id, now)
         audit_store.record(
             conn, now, actor.audit_name, "author.purge", f"reader:{reader_id}", site.id, erased
         )
         return erased
 
     result: dict[str, int] = ctx.db.transact(txn)
+    webhooks.wake(ctx, site)
     return result
 
 
@@ -217,7 +220,9 @@ def _nothing() -> dict[str, int]:
     return {"comments": 0, "votes": 0, "ratings": 0, "subscriptions": 0}
 
 
-def _erase(conn: Connection, reader_id: int, site_id: int | None) -> dict[str, int]:
+def _erase(
+    ctx: Context, conn: Connection, reader_id: int, site_id: int | None, now: datetime
+) -> dict[str, int]:
     """Inside the caller's transaction: erase the reader's data (on one site, or all)."""
     # Comments become placeholders; the articles' visible counts and versions follow.
     doomed = store.comments_to_erase(conn, reader_id, site_id)
@@ -254,6 +259,19 @@ def _erase(conn: Connection, reader_id: int, site_id: int | None) -> dict[str, i
         conn, store.subscriptions_to_cancel(conn, reader_id, site_id)
     )
     store.delete_subscribers(conn, owned)
+
+    # Webhook calls that carry their comments or ratings go, sent or not, and each site's
+    # receiver is told to drop what it holds of them.
+    webhooks.erased(
+        ctx,
+        conn,
+        reader_id,
+        site_id,
+        store.comments_on(conn, reader_id, site_id),
+        {int(c["id"]): str(c["status"]) for c in doomed},
+        [int(r["article_id"]) for r in removed],
+        now,
+    )
     return {
         "comments": len(doomed),
         "votes": len(withdrawn),

@@ -13,10 +13,12 @@ Events (``data`` of each, see docs/api.md):
     comment.moderated   a status change: by a moderator, by readers' flags, or by the
                         policy re-judging an author's edit (``actor.kind``)
     comment.edited      new text, by its author or a moderator
-    comment.deleted     deleted by its author (a moderator's delete is comment.moderated)
+    comment.deleted     deleted by its author (a moderator's delete is comment.moderated),
+                        or erased with its author's data (actor ``privacy``)
     rating.created      a reader's first rating of an article (with the article's tally)
     rating.updated      a reader changed their stars
-    rating.deleted      a rating withdrawn by its reader or removed by a moderator
+    rating.deleted      a rating withdrawn by its reader, removed by a moderator, or
+                        erased with its reader's data (actor ``privacy``)
 
 Each event has a key, unique per site URL, that names the change itself: the same
 decision taken twice queues one call, and the payload's ``id`` is derived from it, so a
@@ -37,7 +39,7 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from voxpop import errors
-from voxpop.model import MAX_ID, Comment, CommentStatus, RatingTally, Site
+from voxpop.model import MAX_ID, Article, Comment, CommentStatus, RatingTally, Site
 from voxpop.services import access
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
@@ -45,6 +47,7 @@ from voxpop.store import articles as article_store
 from voxpop.store import audit as audit_store
 from voxpop.store import comments as comment_store
 from voxpop.store import moderation as moderation_store
+from voxpop.store import ratings as rating_store
 from voxpop.store import webhooks as store
 
 EVENTS = (
@@ -127,10 +130,14 @@ def site_of(ctx: Context, conn: Connection, comment_id: int) -> Site | None:
 # -- comments ------------------------------------------------------------------------------
 
 
+_NO_ARTICLE: dict[str, Any] = {"uri": None, "title": None}
+DELETED = CommentStatus.DELETED.value
+
+
 def _article(conn: Connection, article_id: int) -> dict[str, Any]:
     article = article_store.by_id(conn, article_id)
     if article is None:
-        return {"uri": None, "title": None}
+        return dict(_NO_ARTICLE)
     return {"uri": article.uri, "title": article.title or None}
 
 
@@ -279,7 +286,108 @@ def rating_event(
     enqueue(ctx, conn, site, event, data, key)
 
 
-# -- operators -----------------------------------------------------------------------------
+# -- privacy -------------------------------------------------------------------------------
+
+
+def erased(
+    ctx: Context,
+    conn: Connection,
+    reader_id: int,
+    site_id: int | None,
+    comments: Sequence[Any],
+    before: dict[int, str],
+    withdrawn: Sequence[int],
+    now: datetime,
+) -> int:
+    """Inside an erasure's transaction (``services.privacy``), after it: delete the calls,
+    queued or made, that carry the reader's comments or ratings (on one site, or all), and
+    tell each site's receiver what to drop, as actor ``privacy``: ``comment.deleted`` for
+    each erased comment it may hold, ``rating.deleted`` for each withdrawn rating, with no
+    text, no author, no stars. ``comments``: every comment of the reader there, as it now
+    is (``store.privacy.comments_on``); ``before``: the status of those erased now;
+    ``withdrawn``: the articles whose rating of the reader was withdrawn now. Returns how
+    many calls were deleted."""
+    comment_keys = store.erase_comment_calls(conn, site_id, [int(c["id"]) for c in comments])
+    rating_keys = store.erase_rating_calls(conn, site_id, reader_id)
+    # A receiver may hold a comment that was erased now (unless it was deleted before, and
+    # so announced), and any comment or rating whose calls were just deleted: a call still
+    # queued may have been the one that announced its deletion.
+    called = {int(key.split(":")[1]) for key in comment_keys}
+    told = [
+        c
+        for c in comments
+        if int(c["id"]) in called or before.get(int(c["id"]), DELETED) != DELETED
+    ]
+    rated = sorted(set(withdrawn) | {int(key.split(":")[1]) for key in rating_keys})
+    if hooked(ctx) and (told or rated):
+        wanted = {int(c["article_id"]) for c in told} | set(rated)
+        articles = article_store.by_ids(conn, sorted(wanted))
+        for c in told:
+            _comment_erased(ctx, conn, c, articles.get(int(c["article_id"])), before)
+        for article_id in rated:
+            _rating_erased(ctx, conn, articles.get(article_id), reader_id, now)
+    return len(comment_keys) + len(rating_keys)
+
+
+def _described(article: Article | None) -> dict[str, Any]:
+    return {"uri": article.uri, "title": article.title or None} if article else dict(_NO_ARTICLE)
+
+
+def _comment_erased(
+    ctx: Context, conn: Connection, c: Any, article: Article | None, before: dict[int, str]
+) -> None:
+    """``comment.deleted`` by ``privacy``: the placeholder, nothing of its author."""
+    site = ctx.site_by_id(int(c["site_id"]))
+    if site is None or not site.webhook_url:
+        return
+    described = _described(article)
+    data = {
+        "comment": {
+            "id": int(c["id"]),
+            "parent_id": c["parent_id"],
+            "uri": described["uri"],
+            "author": {"name": None, "website": None},
+            "html": "",
+            "status": DELETED,
+            "created_at": iso(c["created_at"]),
+            "edited_at": iso(c["edited_at"]),
+            "anchor": None,
+        },
+        "article": described,
+        "from": before.get(int(c["id"]), str(c["status"])),
+        "actor": {"kind": "privacy"},
+    }
+    enqueue(ctx, conn, site, "comment.deleted", data, f"privacy:comment.deleted:{c['id']}")
+
+
+def _rating_erased(
+    ctx: Context, conn: Connection, article: Article | None, reader_id: int, now: datetime
+) -> None:
+    """``rating.deleted`` by ``privacy``: whose (the opaque rater), not what."""
+    site = ctx.site_by_id(article.site_id) if article is not None else None
+    if article is None or site is None or not site.webhook_url:
+        return
+    tally = rating_store.tally(conn, article.id)
+    data = {
+        "article": _described(article),
+        "rating": {
+            "rater": rater(ctx, site, reader_id),
+            "stars": None,
+            "previous_stars": None,
+            "counted": None,
+        },
+        "aggregate": {
+            "average": tally.average,
+            "count": tally.count,
+            "histogram": list(tally.histogram),
+        },
+        "actor": {"kind": "privacy"},
+    }
+    key = f"privacy:rating.deleted:{article.id}:{reader_id}:{stamp(now)}"
+    enqueue(ctx, conn, site, "rating.deleted", data, key)
+
+
+# -- operators -------------------------------------------------------------------------------
 
 
 def _scope(actor: Actor, site: Site | None) -> int | None:

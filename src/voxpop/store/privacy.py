@@ -161,6 +161,29 @@ def comments_to_erase(conn: Connection, reader_id: int, site_id: int | None) -> 
     return list(conn.execute(stmt).mappings())
 
 
+def comments_on(conn: Connection, reader_id: int, site_id: int | None) -> list[Any]:
+    """(id, article_id, site_id, parent_id, status, created_at, edited_at) of every comment
+    of the reader (on one site, or all): what webhook receivers may hold of them."""
+    c = comments.c
+    stmt = (
+        sa.select(
+            c.id,
+            c.article_id,
+            articles.c.site_id,
+            c.parent_id,
+            c.status,
+            c.created_at,
+            c.edited_at,
+        )
+        .join(articles, articles.c.id == c.article_id)
+        .where(c.reader_id == reader_id)
+        .order_by(c.id)
+    )
+    if site_id is not None:
+        stmt = stmt.where(articles.c.site_id == site_id)
+    return list(conn.execute(stmt).mappings())
+
+
 def erase_comments(conn: Connection, comment_ids: Sequence[int]) -> None:
     """Make comments deleted placeholders: no text, no author, no address, no anchor."""
     for ids in _slices(comment_ids):

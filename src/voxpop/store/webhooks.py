@@ -68,27 +68,35 @@ def enqueue(
 # -- the worker's side -------------------------------------------------------------------
 
 
-def _due(now: datetime) -> Any:
+def _due(now: datetime, site_ids: Sequence[int]) -> Any:
     return sa.and_(
         _W.status == QUEUED,
         _W.due_at <= now,
         sa.or_(_W.claimed_until.is_(None), _W.claimed_until < now),
+        _W.site_id.in_(list(site_ids)),
     )
 
 
-def any_due(conn: Connection, now: datetime) -> bool:
+def any_due(conn: Connection, now: datetime, site_ids: Sequence[int]) -> bool:
     """Whether a claim would find something (a read: idle workers write nothing)."""
-    return conn.execute(sa.select(_W.id).where(_due(now)).limit(1)).first() is not None
+    stmt = sa.select(_W.id).where(_due(now, site_ids)).limit(1)
+    return conn.execute(stmt).first() is not None
 
 
 def claim(
-    conn: Connection, worker: str, now: datetime, until: datetime, limit: int
+    conn: Connection,
+    worker: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    site_ids: Sequence[int],
 ) -> list[Claimed]:
-    """Take up to ``limit`` due calls for ``worker`` until ``until`` (its lease); each
-    claim counts as an attempt."""
+    """Take up to ``limit`` due calls of the sites ``site_ids`` (those the worker has a
+    webhook for) for ``worker`` until ``until`` (its lease); each claim counts as an
+    attempt."""
     due = (
         sa.select(_W.id)
-        .where(_due(now))
+        .where(_due(now, site_ids))
         .order_by(_W.due_at, _W.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -153,6 +161,49 @@ def prune(conn: Connection, before: datetime, limit: int = 1000) -> int:
     )
     stmt = sa.delete(webhook_deliveries).where(_W.id.in_(done.scalar_subquery()))
     return int(conn.execute(stmt).rowcount)
+
+
+# -- privacy -----------------------------------------------------------------------------
+
+# The keys (``services.webhooks``) of the events that carry one comment: the id alone, or
+# the id and the moment. An erasure's own announcements start ``privacy:``: never these.
+_BY_ID = ("comment.created", "feedback.created", "comment.deleted")
+_BY_ID_AND_MOMENT = ("comment.moderated", "comment.edited")
+_RATING = ("rating.created", "rating.updated", "rating.deleted")
+ERASE_SLICE = 100  # comments per statement: 2 patterns and 3 keys each (SQLite: depth < 1000)
+
+
+def erase_comment_calls(
+    conn: Connection, site_id: int | None, comment_ids: Sequence[int]
+) -> list[str]:
+    """Delete the calls, queued or made, that carry one of these comments (on one site, or
+    on any); return their event keys. No index leads to a comment's calls: each statement
+    reads the site's calls once (as many as the retention keeps) for a slice of comments."""
+    keys: list[str] = []
+    ordered = sorted(set(comment_ids))
+    for i in range(0, len(ordered), ERASE_SLICE):
+        part = ordered[i : i + ERASE_SLICE]
+        exact = [f"{event}:{cid}" for cid in part for event in _BY_ID]
+        moments = [_W.event_key.like(f"{e}:{cid}:%") for cid in part for e in _BY_ID_AND_MOMENT]
+        stmt = sa.delete(webhook_deliveries).where(
+            _W.event.in_(_BY_ID + _BY_ID_AND_MOMENT),
+            sa.or_(_W.event_key.in_(exact), *moments),
+        )
+        if site_id is not None:
+            stmt = stmt.where(_W.site_id == site_id)
+        keys.extend(str(k) for k in conn.execute(stmt.returning(_W.event_key)).scalars())
+    return keys
+
+
+def erase_rating_calls(conn: Connection, site_id: int | None, reader_id: int) -> list[str]:
+    """Delete the calls, queued or made, that carry a rating of the reader (on one site,
+    or on any); return their event keys (``rating.<x>:<article>:<reader>:<moment>``)."""
+    stmt = sa.delete(webhook_deliveries).where(
+        _W.event.in_(_RATING), _W.event_key.like(f"rating.%:%:{int(reader_id)}:%")
+    )
+    if site_id is not None:
+        stmt = stmt.where(_W.site_id == site_id)
+    return [str(k) for k in conn.execute(stmt.returning(_W.event_key)).scalars()]
 
 
 # -- operators ---------------------------------------------------------------------------

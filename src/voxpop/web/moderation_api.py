@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -142,7 +142,8 @@ class AuditOut(BaseModel):
 
 
 class WebhookRetryIn(BaseModel):
-    model_config = _IN
+    # Unknown keys are refused: ``{"id": [5]}`` (for ``ids``) would retry every failed call.
+    model_config = ConfigDict(strict=True, extra="forbid")
     site: SiteName | None = Field(
         default=None, description="the site whose calls to retry; omitted: every site"
     )
