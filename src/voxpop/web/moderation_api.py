@@ -451,7 +451,7 @@ def _before(cursor: str | None) -> int | None:
 @router.get(
     "/admin/webhooks",
     response_model=WebhooksOut,
-    responses=_errors(401, 403, 404, 422),
+    responses=_errors(400, 401, 403, 404, 422),
     summary="The webhook delivery log, newest first: each call, its attempts and last "
     "error (admins)",
 )
