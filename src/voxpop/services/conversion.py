@@ -4,16 +4,13 @@ import, pure, so that worker processes can do it (this module is all they load).
 from __future__ import annotations
 
 import multiprocessing
-import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from voxpop.importers.markdown import html_to_markdown, text_to_markdown
 from voxpop.importers.records import Post
+from voxpop.services.inputs import clean_body
 from voxpop.services.render import render
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def convert(item: tuple[str, str, str]) -> tuple[str, str]:
@@ -22,7 +19,7 @@ def convert(item: tuple[str, str, str]) -> tuple[str, str]:
     status, form, text = item
     if status == "deleted":
         return "", ""
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", text)).replace("\r\n", "\n")
+    text = clean_body(text)
     if form == "html":
         body = html_to_markdown(text)
     elif form == "text":

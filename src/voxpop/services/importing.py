@@ -30,7 +30,6 @@ import importlib
 import os
 import re
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,7 +54,6 @@ _BATCH = 500
 # Past this many posts, bodies are converted in worker processes.
 _PARALLEL = 2_000
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
@@ -242,7 +240,7 @@ class _Import:
                 f"thread {thread.key}: {thread.url!r} is not a page URL; map it to a uri "
                 "with --uri-map"
             ) from None
-        title = _line(thread.title)[:300]
+        title = inputs.clean_text(thread.title)[:300]
         existing = article_store.get(self.conn, self.site.id, uri)
         article = existing or article_store.get_or_create(self.conn, self.site.id, uri, title)
         if existing is None:
@@ -307,7 +305,7 @@ class _Import:
             "parent_id": parent_id,
             "root_id": root_id,
             "reader_id": None,
-            "author_name": _line(post.author_name or "")[:80] or None,
+            "author_name": inputs.clean_text(post.author_name or "")[:80] or None,
             "author_email": self.email(post.author_email),
             "author_website": self.website(post.author_website),
             "renderer": RENDERER,
@@ -371,7 +369,3 @@ def _key(kind: str, raw: str) -> str:
     if len(raw) <= 180:
         return f"{kind}:{raw}"
     return f"{kind}#{hashlib.sha256(raw.encode()).hexdigest()}"
-
-
-def _line(value: str) -> str:
-    return _CONTROL.sub("", unicodedata.normalize("NFC", value)).replace("\n", " ").strip()

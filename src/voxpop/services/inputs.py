@@ -38,9 +38,14 @@ def uri(value: str) -> str:
     return urlunsplit(("", "", path, parts.query, ""))
 
 
-def body(value: str, max_chars: int) -> str:
+def clean_body(value: str) -> str:
+    """A comment's text normalised (NFC, LF line ends, no control characters), unchecked."""
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text).strip()
+    return _CONTROL.sub("", text).strip()
+
+
+def body(value: str, max_chars: int) -> str:
+    text = clean_body(value)
     if not text:
         raise ValidationFailed("The comment is empty; write something first", field="body")
     if len(text) > max_chars:

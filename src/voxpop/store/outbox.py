@@ -356,22 +356,26 @@ def listing(conn: Connection, status: str | None, before: int | None, limit: int
     return list(conn.execute(stmt).mappings())
 
 
-def retry(conn: Connection, row_ids: Sequence[int] | None, now: datetime) -> int:
-    """Queue failed mails (given ones, or all) again, due now, with a fresh attempt count;
-    given queued ones (waiting for a retry) are made due now."""
-    o = outbox.c
-    # A queued row a worker holds may be on its way to the server: leave it to the worker.
-    unheld = sa.or_(o.claimed_until.is_(None), o.claimed_until < now)
+def requeue(table: sa.Table, row_ids: Sequence[int] | None, now: datetime) -> sa.Update:
+    """The statement that queues a queue table's failed rows (given ones, or all) again,
+    due now, with a fresh attempt count; given queued ones (waiting for a retry) are made
+    due now. A queued row a worker holds may be on its way out: it is left to the worker.
+    Shared by the mail outbox and the webhook calls (the same columns and statuses)."""
+    t = table.c
+    unheld = sa.or_(t.claimed_until.is_(None), t.claimed_until < now)
     stmt = (
-        sa.update(outbox)
-        .where(sa.or_(o.status == FAILED, sa.and_(o.status == QUEUED, unheld)))
+        sa.update(table)
+        .where(sa.or_(t.status == FAILED, sa.and_(t.status == QUEUED, unheld)))
         .values(status=QUEUED, due_at=now, attempts=0, claimed_by=None, claimed_until=None)
     )
     if row_ids is None:
-        stmt = stmt.where(o.status == FAILED)
-    else:
-        stmt = stmt.where(o.id.in_(list(row_ids)))
-    return int(conn.execute(stmt).rowcount)
+        return stmt.where(t.status == FAILED)
+    return stmt.where(t.id.in_(list(row_ids)))
+
+
+def retry(conn: Connection, row_ids: Sequence[int] | None, now: datetime) -> int:
+    """Queue failed mails (given ones, or all) again: see ``requeue``."""
+    return int(conn.execute(requeue(outbox, row_ids, now)).rowcount)
 
 
 def prune(conn: Connection, before: datetime, confirm_before: datetime, limit: int = 1000) -> int:

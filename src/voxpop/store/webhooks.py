@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from voxpop.store.outbox import requeue
 from voxpop.store.schema import webhook_deliveries
 from voxpop.store.upsert import insert_ignore
 
@@ -250,19 +251,9 @@ def listing(
 def retry(
     conn: Connection, row_ids: Sequence[int] | None, site_id: int | None, now: datetime
 ) -> int:
-    """Queue failed calls (the given ones, or all) again, due now, with a fresh count of
-    attempts; given queued ones waiting for a retry are made due now. A row a worker holds
-    may be on its way to the receiver: it is left alone."""
-    unheld = sa.or_(_W.claimed_until.is_(None), _W.claimed_until < now)
-    stmt = (
-        sa.update(webhook_deliveries)
-        .where(sa.or_(_W.status == FAILED, sa.and_(_W.status == QUEUED, unheld)))
-        .values(status=QUEUED, due_at=now, attempts=0, claimed_by=None, claimed_until=None)
-    )
-    if row_ids is None:
-        stmt = stmt.where(_W.status == FAILED)
-    else:
-        stmt = stmt.where(_W.id.in_(list(row_ids)))
+    """Queue failed calls (the given ones, or all) again: ``outbox.requeue``, limited to a
+    site when one is given."""
+    stmt = requeue(webhook_deliveries, row_ids, now)
     if site_id is not None:
         stmt = stmt.where(_W.site_id == site_id)
     return int(conn.execute(stmt).rowcount)
