@@ -2,8 +2,10 @@
 """Helper for bench_thread_get.sh (stdlib only, any Python >= 3.8).
 
 Copied from the project's shared benchmark harness (shared/bench/bench_helper.py),
-reformatted for the project's ruff settings.  Added: wait-idle (the server finishes
-the requests a previous wrk run left queued before the next run starts), and
+reformatted for the project's ruff settings.  Added: wrk-lua --kind get-uncached
+(reads of one thread that each miss the server's cache: the adapter's Lua), wait-idle
+(the server finishes the requests a previous wrk run left queued before the next run
+starts), and
 --db-pid for wait-idle and run-measured: a database server (the process and its
 children), whose CPU is recorded as db_cores instead of being counted as other processes.
 
@@ -12,7 +14,8 @@ Subcommands
   ready-path   --adapter A [--opt k=v ...]       print the adapter's readiness path
   wait-ready   --url U --t0-ns T --timeout S     print ms from T (time.time_ns() clock) to first 2xx
   seed         --adapter A --base U --uri /x --n N [--opt k=v ...]
-  wrk-lua      --adapter A --kind get|post --base U --uri /x --out F.lua [--opt k=v ...]
+  wrk-lua      --adapter A --kind get|get-uncached|post --base U --uri /x --out F.lua
+               [--opt k=v ...]    (get-uncached: requests that each miss the server's cache)
   rss-sample   --pgid G --out F.json [--interval S --max-seconds S]
   parse-wrk    --wrk-out F --out F.jsonl --meta JSON   wrk output -> one JSON record (appended)
   summarise    --in F.jsonl --key K              aggregate reps (median, min-max) into one line
@@ -162,6 +165,11 @@ def cmd_wrk_lua(a):
         lines.append(f'wrk.method = "GET"\nwrk.path = {lua_str(path)}')
         for k, v in getattr(ad, "get_headers", lambda o: {})(opts).items():
             lines.append(f"wrk.headers[{lua_str(k)}] = {lua_str(v)}")
+    elif a.kind == "get-uncached":
+        # requests that each miss the server's cache: the adapter's Lua makes them
+        example, lua = ad.thread_get_uncached(a.uri, opts)
+        lines.append(f'wrk.method = "GET"\nwrk.path = {lua_str(example)}')
+        lines.append(lua)
     elif a.kind == "post":
         spec = ad.post_request(a.uri, opts)
         lines.append(f"wrk.method = {lua_str(spec.get('method', 'POST'))}")

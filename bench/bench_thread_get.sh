@@ -3,7 +3,8 @@
 # load it with wrk on loopback, print one RESULT line per scenario, stop it.
 #
 # Copied from the project's shared benchmark harness (shared/bench/bench_thread_get.sh)
-# and adapted for voxpop's bench/run.  Added: --duration-n (per-thread-size durations, for
+# and adapted for voxpop's bench/run.  Added: --capture-dir, --uncached and --fill-cmd
+# (below); --duration-n (per-thread-size durations, for
 # peers that serve a large thread at a few requests per second) and, before every wrk
 # run and seeding, a wait until the server has finished the requests the previous run
 # left queued (--idle-max-wait); --db-pid (a database server: its CPU is recorded as
@@ -54,10 +55,24 @@
 #   --wait-budget S       seconds this run may spend in quiet-waits and redone runs in
 #                         all (default: unlimited); once spent, measure at once, keep
 #                         every run (bounds the run on a machine that stays busy)
+#   --capture-dir DIR     after seeding each thread, save the response of its read as the
+#                         server answers it from then on (nN.path, nN.headers from
+#                         curl -D, nN.body): what bench/bare_asgi.py serves
+#   --uncached            per thread size and connection count, also a cache-miss read
+#                         scenario (getu): reads of the same thread that each miss the
+#                         server's cache (the adapter's thread_get_uncached) ...
+#   --uncached-n "N .."   ... for these thread sizes only (default: all)
+#   --fill-cmd CMD        run the read scenarios (phase=before), then CMD (bash -c, same
+#                         env; its last stdout line, JSON, is kept in OUT_DIR/fill.json and
+#                         on a RESULT scenario=fill line), wait until server and database
+#                         are idle, and run the read scenarios again (phase=after)
 #
 # Output: RESULT lines on stdout (per-run detail goes to stderr and results.jsonl):
 #   RESULT name=... scenario=startup ms=MED (MIN-MAX) reps=K
 #   RESULT name=... scenario=get n=N c=C reps=R ok_rps=MED (MIN-MAX) p50_ms=... p99_ms=... ...
+#   RESULT name=... scenario=getu n=N c=C ...      (--uncached; with --fill-cmd every get
+#                                                    and getu line also has phase=before|after)
+#   RESULT name=... scenario=fill ms=... {JSON}    (--fill-cmd)
 #   RESULT name=... scenario=post c=C ...
 #   RESULT name=... scenario=rss peak_sum_rss_mb=... peak_sum_pss_mb=... max_proc_hwm_mb=... nproc=...
 #
@@ -74,6 +89,7 @@ ADAPTER_OPTS=() COMMENTS="0 10 100 1000" CONCURRENCY="1 32" POST_CONC=""
 DURATION=10 DURATION_N="" REPS=3 WARMUP=2 WRK_THREADS=1 WRK_TIMEOUT=30s START_REPS=0
 PRE_START_CMD="" DATA_ROOT="/tmp/bench-data" OUT_DIR="" READY_TIMEOUT=60
 QUIET_THRESHOLD=0.25 QUIET_MAX_WAIT=120 MAX_OTHER=0.3 MAX_RETRIES=3 IDLE_MAX_WAIT=90 DB_PID=() WAIT_BUDGET=-1 WAIT_SPENT=0
+CAPTURE_DIR="" UNCACHED=0 UNCACHED_N="" FILL_CMD="" PHASE=""
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -104,6 +120,10 @@ while [[ $# -gt 0 ]]; do
     --idle-max-wait) IDLE_MAX_WAIT="$2"; shift 2;;
     --db-pid) DB_PID+=(--db-pid "$2"); shift 2;;
     --wait-budget) WAIT_BUDGET="$2"; shift 2;;
+    --capture-dir) CAPTURE_DIR="$2"; shift 2;;
+    --uncached) UNCACHED=1; shift;;
+    --uncached-n) UNCACHED_N="$2"; shift 2;;
+    --fill-cmd) FILL_CMD="$2"; shift 2;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
@@ -189,12 +209,13 @@ trap 'exit 130' INT TERM
 
 wait_idle() { "${HELPER[@]}" wait-idle --pgid "$SERVER_PID" "${DB_PID[@]}" --max-wait "$IDLE_MAX_WAIT"; }
 
-run_wrk() {  # $1 scenario $2 n $3 c $4 lua $5 rep(0 = warm-up) $6 seconds
+run_wrk() {  # $1 scenario $2 n $3 c $4 lua $5 rep(0 = warm-up) $6 seconds; $PHASE if any
   local scen="$1" n="$2" c="$3" lua="$4" rep="$5" secs="$6" t attempt rc final t0
   t=$(( WRK_THREADS < c ? WRK_THREADS : c ))
-  local out="$OUT_DIR/wrk-$scen-n$n-c$c-r$rep.txt" cpu="$OUT_DIR/cpu-$scen-n$n-c$c-r$rep.json"
+  local tag="$scen${PHASE:+-$PHASE}-n$n-c$c-r$rep"
+  local out="$OUT_DIR/wrk-$tag.txt" cpu="$OUT_DIR/cpu-$tag.json"
   for (( attempt = 0; attempt <= MAX_RETRIES; attempt++ )); do
-    log "$scen n=$n c=$c rep=$rep try=$attempt $(wait_idle)"
+    log "$scen${PHASE:+ $PHASE} n=$n c=$c rep=$rep try=$attempt $(wait_idle)"
     final=0; (( attempt < MAX_RETRIES )) || final=1
     if (( WAIT_BUDGET >= 0 && WAIT_SPENT >= WAIT_BUDGET )); then
       final=1  # budget spent: no quiet-wait, and this run is kept whatever else ran
@@ -211,7 +232,7 @@ run_wrk() {  # $1 scenario $2 n $3 c $4 lua $5 rep(0 = warm-up) $6 seconds
     local maxo="$MAX_OTHER"; (( final == 0 )) || maxo=999
     rc=0
     "${HELPER[@]}" parse-wrk --wrk-out "$out" --out "$RESULTS" --cpu-info "$cpu" --max-other "$maxo" \
-      --meta "{\"key\":\"name=$NAME scenario=$scen n=$n c=$c\",\"rep\":$rep,\"try\":$attempt,\"duration_s\":$secs}" || rc=$?
+      --meta "{\"key\":\"name=$NAME scenario=$scen n=$n c=$c${PHASE:+ phase=$PHASE}\",\"rep\":$rep,\"try\":$attempt,\"duration_s\":$secs}" || rc=$?
     (( rc == 3 )) || return "$rc"
     WAIT_SPENT=$(( WAIT_SPENT + secs ))  # a redone run costs its duration
     log "wait budget: ${WAIT_SPENT}s of ${WAIT_BUDGET}s spent"
@@ -235,24 +256,63 @@ print(f"RESULT name='"$NAME"' scenario=startup ms={s.median(v):.0f} ({min(v):.0f
 "${HELPER[@]}" rss-sample --pgid "$SERVER_PID" --out "$OUT_DIR/rss.json" &
 SAMPLER_PID=$!
 
-for n in $COMMENTS; do
-  uri="/bench/thread-n$n"
-  if (( n > 0 )); then
-    log "before seeding: $(wait_idle)"
-    seedinfo="$(timeout 1800 "${HELPER[@]}" seed --adapter "$ADAPTER" --base "$BASE" --uri "$uri" --n "$n" "${ADAPTER_OPTS[@]}")"
-    log "seeded $uri: $seedinfo"
-  fi
-  lua="$OUT_DIR/get-n$n.lua"
-  "${HELPER[@]}" wrk-lua --adapter "$ADAPTER" --kind get --base "$BASE" --uri "$uri" --out "$lua" "${ADAPTER_OPTS[@]}"
-  path="$(sed -n 's/^wrk.path = "\(.*\)"$/\1/p' "$lua")"
-  code_size="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 60 "$BASE$path")"
-  log "GET $path -> HTTP/bytes: $code_size"
-  for c in $CONCURRENCY; do
-    (( WARMUP > 0 )) && run_wrk get "$n" "$c" "$lua" 0 "$WARMUP"
-    for (( r = 1; r <= REPS; r++ )); do run_wrk get "$n" "$c" "$lua" "$r" "$(duration_for "$n")"; done
-    "${HELPER[@]}" summarise --in "$RESULTS" --key "name=$NAME scenario=get n=$n c=$c" | sed "s/\$/ resp_bytes=${code_size#* }/"
+get_scenarios() {  # the read scenarios of every thread size; seeds each thread the first time
+  local n uri lua luau path code_size c r key
+  for n in $COMMENTS; do
+    uri="/bench/thread-n$n"
+    if (( n > 0 )) && [[ "$PHASE" != after ]]; then
+      log "before seeding: $(wait_idle)"
+      seedinfo="$(timeout 1800 "${HELPER[@]}" seed --adapter "$ADAPTER" --base "$BASE" --uri "$uri" --n "$n" "${ADAPTER_OPTS[@]}")"
+      log "seeded $uri: $seedinfo"
+    fi
+    lua="$OUT_DIR/get-n$n.lua"
+    "${HELPER[@]}" wrk-lua --adapter "$ADAPTER" --kind get --base "$BASE" --uri "$uri" --out "$lua" "${ADAPTER_OPTS[@]}"
+    path="$(sed -n 's/^wrk.path = "\(.*\)"$/\1/p' "$lua")"
+    code_size="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 60 "$BASE$path")"
+    log "GET $path -> HTTP/bytes: $code_size"
+    if [[ -n "$CAPTURE_DIR" && "$PHASE" != after ]]; then
+      # the response a reader gets from the cache (the reads above filled it), for a
+      # baseline server that serves the same bytes
+      mkdir -p "$CAPTURE_DIR"
+      printf '%s\n' "$path" > "$CAPTURE_DIR/n$n.path"
+      curl -s --max-time 60 -D "$CAPTURE_DIR/n$n.headers" -o "$CAPTURE_DIR/n$n.body" "$BASE$path"
+      log "captured GET $path: $(wc -c < "$CAPTURE_DIR/n$n.body") bytes, $(grep -c : "$CAPTURE_DIR/n$n.headers") headers"
+    fi
+    luau=""
+    if (( UNCACHED )) && [[ -z "$UNCACHED_N" || " $UNCACHED_N " == *" $n "* ]]; then
+      luau="$OUT_DIR/getu-n$n.lua"
+      "${HELPER[@]}" wrk-lua --adapter "$ADAPTER" --kind get-uncached --base "$BASE" --uri "$uri" --out "$luau" "${ADAPTER_OPTS[@]}"
+      path="$(sed -n 's/^wrk.path = "\(.*\)"$/\1/p' "$luau")"
+      log "GET $path (as an uncached read, each with its own cursor) -> HTTP/bytes: $(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 60 "$BASE$path")"
+    fi
+    for c in $CONCURRENCY; do
+      (( WARMUP > 0 )) && run_wrk get "$n" "$c" "$lua" 0 "$WARMUP"
+      for (( r = 1; r <= REPS; r++ )); do run_wrk get "$n" "$c" "$lua" "$r" "$(duration_for "$n")"; done
+      key="name=$NAME scenario=get n=$n c=$c${PHASE:+ phase=$PHASE}"
+      "${HELPER[@]}" summarise --in "$RESULTS" --key "$key" | sed "s/\$/ resp_bytes=${code_size#* }/"
+      [[ -n "$luau" ]] || continue
+      (( WARMUP > 0 )) && run_wrk getu "$n" "$c" "$luau" 0 "$WARMUP"
+      for (( r = 1; r <= REPS; r++ )); do run_wrk getu "$n" "$c" "$luau" "$r" "$(duration_for "$n")"; done
+      "${HELPER[@]}" summarise --in "$RESULTS" --key "name=$NAME scenario=getu n=$n c=$c${PHASE:+ phase=$PHASE}"
+    done
   done
-done
+}
+
+if [[ -z "$FILL_CMD" ]]; then
+  PHASE="" get_scenarios
+else
+  PHASE=before get_scenarios
+  log "fill: $FILL_CMD"
+  log "before fill: $(wait_idle)"
+  t0="$(date +%s%N)"
+  if ! bash -c "$FILL_CMD" > "$OUT_DIR/fill.json" 2> "$OUT_DIR/fill.log"; then
+    log "fill failed:"; tail -20 "$OUT_DIR/fill.log" >&2; exit 1
+  fi
+  secs="$(( ($(date +%s%N) - t0) / 1000000 ))"
+  echo "RESULT name=$NAME scenario=fill ms=$secs $(tail -1 "$OUT_DIR/fill.json")"
+  log "filled in ${secs} ms; waiting until the database is idle: $(wait_idle)"
+  PHASE=after get_scenarios
+fi
 
 if [[ -n "$POST_CONC" ]]; then
   uri="/bench/post-target"
