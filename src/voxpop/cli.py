@@ -13,14 +13,29 @@ from typing import Any
 from voxpop import __version__
 from voxpop.errors import ConfigurationError
 from voxpop.settings import Settings, load
+from voxpop.settings.logs import configure as configure_logging
+from voxpop.settings.logs import log_config
+
+log = logging.getLogger("voxpop.cli")
 
 
 def _settings() -> Settings:
     try:
-        return load()
+        settings = load()
     except ConfigurationError as exc:
         print(f"voxpop: {exc.detail}", file=sys.stderr)
         raise SystemExit(2) from None
+    configure_logging(settings.log_format)
+    return settings
+
+
+def _note(settings: Settings, text: str) -> None:
+    """A line for the operator on stderr; with JSON logs a log record, so that every line
+    is one JSON object."""
+    if settings.log_format == "json":
+        log.info(text.removeprefix("voxpop: "))
+    else:
+        print(text, file=sys.stderr)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -36,23 +51,23 @@ def serve(args: argparse.Namespace) -> int:
         db.dispose()
     workers = args.workers or settings.workers
     if workers > 1 and settings.is_sqlite:
-        print(
-            "voxpop: note: on SQLite one process writes at a time; extra workers add read "
-            "capacity but make concurrent writes queue across processes (slower, spikier). "
-            "One worker serves thousands of reads per second.",
-            file=sys.stderr,
+        _note(
+            settings,
+            "voxpop: note: on SQLite the workers take turns at writing (a lock file beside "
+            "the database): one worker per core adds write capacity, more workers than "
+            "cores add nothing. One worker serves thousands of reads per second.",
         )
     where = settings.database_url
-    print(
+    _note(
+        settings,
         f"voxpop {__version__}: serving http://{args.host}:{args.port}/ "
         f"({'demo site, ' if settings.demo else ''}{where}, {workers} worker(s))",
-        file=sys.stderr,
     )
     if settings.is_dev and not os.environ.get("VOXPOP_SECRET_KEY"):
-        print(
+        _note(
+            settings,
             "voxpop: dev mode with a generated secret key; set VOXPOP_ENV=production "
             "and VOXPOP_SECRET_KEY for real use",
-            file=sys.stderr,
         )
     uvicorn.run(
         "voxpop.app:app_from_environment",
@@ -60,7 +75,10 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=workers,
-        log_level=args.log_level,
+        # Levels are set by the log config: uvicorn's own ``log_level`` would also hold
+        # the access log (INFO) back below ``--log-level warning``.
+        log_config=log_config(settings.log_format, server_level=args.log_level.upper()),
+        log_level=None,
         access_log=args.access_log,
         proxy_headers=False,
         server_header=False,
@@ -83,16 +101,16 @@ def worker(args: argparse.Namespace) -> int:
     where = (
         settings.smtp_url.split("@")[-1] if settings.smtp_url else "the log (no VOXPOP_SMTP_URL)"
     )
-    print(f"voxpop {__version__}: outbox worker {mailer.name} sending to {where}", file=sys.stderr)
+    _note(settings, f"voxpop {__version__}: outbox worker {mailer.name} sending to {where}")
 
     async def main() -> int:
         if args.once:
             stats = await mailer.drain()
             await mailer.sender.close()
-            print(
+            _note(
+                settings,
                 f"voxpop: sent {stats.sent}, retrying {stats.retried}, failed {stats.failed}, "
                 f"dropped {stats.dropped}",
-                file=sys.stderr,
             )
             return 0
         stop = asyncio.Event()
@@ -218,7 +236,7 @@ def import_cmd(args: argparse.Namespace) -> int:
         if settings.is_sqlite and not args.dry_run:
             print(
                 "voxpop: note: on SQLite this import holds the write lock until it ends; a "
-                "running server's writes wait meanwhile (and fail after 30 s)",
+                "running server's writes wait until it ends",
                 file=sys.stderr,
             )
         uri_map = importing.load_uri_map(args.uri_map) if args.uri_map else {}

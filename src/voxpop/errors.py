@@ -255,6 +255,17 @@ class RateLimited(VoxpopError):
         self.retry_after = max(1, retry_after)
 
 
+class Unavailable(VoxpopError):
+    status = 503
+    code = "unavailable"
+    title = "The service cannot take this request now; try again shortly"
+
+
+class TooManyStreams(Unavailable):
+    code = "too_many_streams"
+    title = "This server holds as many live-update streams as it can; try again shortly"
+
+
 class ConfigurationError(VoxpopError):
     code = "configuration_error"
     title = "The configuration is not valid"

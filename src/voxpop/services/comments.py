@@ -19,7 +19,7 @@ from voxpop.model import (
     Site,
     VoteTally,
 )
-from voxpop.services import access, feedback, inputs, moderation, subscriptions, webhooks
+from voxpop.services import access, events, feedback, inputs, moderation, subscriptions, webhooks
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.readers import ensure_reader
@@ -215,6 +215,7 @@ def _store(
         approved = judged.status is CommentStatus.APPROVED
         article_store.touch(conn, article_id, 1 if approved else 0)
         webhooks.comment_created(ctx, conn, site, comment)
+        events.comment_shown(ctx, conn, comment)
         mailed = False
         if new.notify and draft.email:
             mailed = subscriptions.subscribe_in(
@@ -246,6 +247,7 @@ def _posted(ctx: Context, site: Site, draft: _Draft, stored: PostResult) -> Post
     if mailed:
         ctx.wake_mailer()
     webhooks.wake(ctx, site)
+    ctx.wake_events()
     ctx.readers.put(reader_id, True)
     return Posted(as_seen_by_author(comment), reader_id, minted)
 
@@ -305,11 +307,16 @@ def edit(ctx: Context, actor: Actor, comment_id: int, body: str) -> Comment:
         article_store.touch(conn, comment.article_id, -1 if hidden else 0)
         updated = comment_store.get(conn, comment_id)
         webhooks.comment_edited(ctx, conn, updated, comment.status, actor.staff, now)
+        if hidden or updated is None:
+            events.comment_removed(ctx, conn, comment.article_id, comment_id)
+        else:
+            events.comment_edited(ctx, conn, updated)
         return updated
 
     updated = ctx.db.transact(txn)
     assert updated is not None
     webhooks.wake(ctx)
+    ctx.wake_events()
     return updated if actor.staff else as_seen_by_author(updated)
 
 
@@ -318,14 +325,15 @@ def delete(ctx: Context, actor: Actor, comment_id: int) -> None:
 
     def txn(conn: Connection) -> None:
         comment = _owned(ctx, conn, actor, comment_id)
-        _soft_delete(conn, comment)
+        _soft_delete(ctx, conn, comment)
         webhooks.comment_deleted(ctx, conn, comment, actor.staff, now)
 
     ctx.db.transact(txn)
     webhooks.wake(ctx)
+    ctx.wake_events()
 
 
-def _soft_delete(conn: Connection, comment: Comment) -> None:
+def _soft_delete(ctx: Context, conn: Connection, comment: Comment) -> None:
     comment_store.update(
         conn,
         comment.id,
@@ -338,6 +346,8 @@ def _soft_delete(conn: Connection, comment: Comment) -> None:
     )
     was_counted = comment.status is CommentStatus.APPROVED
     article_store.touch(conn, comment.article_id, -1 if was_counted else 0)
+    if was_counted:
+        events.comment_removed(ctx, conn, comment.article_id, comment.id)
 
 
 MODERATION_ACTIONS = {
@@ -381,7 +391,7 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
             if trained is not None:
                 comment_store.update(conn, comment_id, trained=trained)
             if target is CommentStatus.DELETED:
-                _soft_delete(conn, comment)
+                _soft_delete(ctx, conn, comment)
             else:
                 comment_store.update(conn, comment_id, status=target.value)
                 delta = (target is CommentStatus.APPROVED) - (
@@ -399,13 +409,17 @@ def moderate(ctx: Context, actor: Actor, comment_id: int, action: str) -> Commen
                 ctx, conn, site, comment_id, before, target, "moderator", now
             )
         moderation_store.resolve_flags(conn, comment_id, now)
-        return comment_store.get(conn, comment_id), mailed, extra
+        after = comment_store.get(conn, comment_id)
+        if target is not CommentStatus.DELETED:  # a deletion announced itself
+            events.comment_changed(ctx, conn, before, after)
+        return after, mailed, extra
 
     updated, mailed, extra = ctx.db.transact(txn)
     assert updated is not None
     if mailed:
         ctx.wake_mailer()
     webhooks.wake(ctx)
+    ctx.wake_events()
     if ctx.akismet is not None and target in (CommentStatus.SPAM, CommentStatus.APPROVED):
         _report_to_akismet(ctx, extra, target is CommentStatus.SPAM)
     return updated
@@ -438,6 +452,9 @@ def vote(ctx: Context, actor: Actor, comment_id: int, value: int) -> tuple[VoteT
         ctx.limiter.hit("vote:a" + actor.address, ctx.settings.vote_rate)
 
     def txn(conn: Connection) -> tuple[int, int, int, bool]:
+        article_id = comment_store.article_of(conn, comment_id)
+        if article_id is not None:
+            article_store.lock(conn, article_id)  # the article before its comment
         comment = comment_store.get_for_update(conn, comment_id)
         if comment is None or comment.status is not CommentStatus.APPROVED:
             raise errors.UnknownComment(f"No comment {comment_id} to vote on")
@@ -453,8 +470,10 @@ def vote(ctx: Context, actor: Actor, comment_id: int, value: int) -> tuple[VoteT
             )
             comment_store.set_score(conn, comment_id, wilson(up, down))
             article_store.touch(conn, comment.article_id)
+            events.votes(ctx, conn, comment.article_id, comment_id, up, down)
         return up, down, reader_id, minted
 
     up, down, reader_id, minted = ctx.db.transact(txn)
+    ctx.wake_events()
     ctx.readers.put(reader_id, True)
     return VoteTally(up, down, value), reader_id, minted

@@ -49,6 +49,14 @@ class Context:
     # Wakes the in-process outbox worker after a commit that queued mail (none: no-op).
     mail_wakeup: Callable[[], None] | None = None
 
+    # This process's live-update hub (services.events.Hub) while the server runs.
+    events: Any = None
+
+    def wake_events(self) -> None:
+        """After a commit that wrote live-update rows: let the hub number and send them."""
+        if self.events is not None:
+            self.events.written()
+
     def wake_mailer(self) -> None:
         if self.mail_wakeup is not None:
             self.mail_wakeup()
@@ -93,7 +101,9 @@ def origin_allowed(settings: Settings, site: Site, origin: str) -> bool:
 
 def open_context(settings: Settings, db: Database | None = None) -> Context:
     """Connect, ensure every configured site has its row, and choose the limiter."""
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, synchronous=settings.sqlite_synchronous)
+    if settings.database_replica_url and db.replica_url is None:
+        db.attach_replica(settings.database_replica_url)  # read by services.threads
     with db.write() as conn:
         ids = site_store.ensure(conn, [s.name for s in settings.sites])
     sites = {

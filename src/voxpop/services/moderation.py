@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import MAX_ID, CommentStatus, Moderation, Site
-from voxpop.services import access, inputs, webhooks
+from voxpop.services import access, events, inputs, webhooks
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor, email_key
 from voxpop.services.render import count_links
@@ -171,19 +171,16 @@ def judge(
     if site.moderation is Moderation.NONE:
         return Judgement(CommentStatus.APPROVED, (), None)
     trusted = mark is not None and bool(mark.trusted)
-    since = now - timedelta(days=1)
-    recent = store.recent_bodies(conn, reader_id, actor.address_key, since)
     # One earlier copy is a reader posting twice, a short "+1" or "thanks" is no campaign;
     # a campaign repeats a longer text, again and again.
-    long_enough = len(body.split()) >= heuristics.REPEAT_MIN_WORDS
-    repeats = [
-        b
-        for b in recent
-        if long_enough
-        and len(body) <= 2 * len(b)  # near-same texts have near-same lengths: a cheap test first
-        and len(b) <= 2 * len(body)
-        and heuristics.is_repeat(body, [b])
-    ]
+    repeats: list[str] = []
+    if len(body.split()) >= heuristics.REPEAT_MIN_WORDS:
+        since = now - timedelta(days=1)
+        recent = store.recent_bodies(conn, reader_id, actor.address_key, since)
+        # Near-same texts have near-same lengths: a cheap test first. Only whether REPEATS
+        # copies are there matters, so the search stops at that many.
+        alike = [b for b in recent if len(body) <= 2 * len(b) and len(b) <= 2 * len(body)]
+        repeats = heuristics.repeats(body, alike, REPEATS)
     evidence = heuristics.assess(
         body,
         honeypot=sig.honeypot,
@@ -345,9 +342,11 @@ def flag(
             webhooks.comment_moderated(
                 ctx, conn, site, comment_id, comment.status, CommentStatus.PENDING, "flags", now
             )
+            events.comment_removed(ctx, conn, comment.article_id, comment_id)
 
     ctx.db.transact(txn)
     webhooks.wake(ctx, site)
+    ctx.wake_events()
 
 
 # --- bans, marks, words, closing -----------------------------------------------------

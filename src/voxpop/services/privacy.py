@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import CommentStatus, Site
-from voxpop.services import access, moderation, webhooks
+from voxpop.services import access, events, moderation, webhooks
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.threads import wilson
@@ -194,6 +194,7 @@ def delete_me(ctx: Context, actor: Actor) -> dict[str, int]:
 
     result: dict[str, int] = ctx.db.transact(txn)
     webhooks.wake(ctx)
+    ctx.wake_events()
     return result
 
 
@@ -213,6 +214,7 @@ def purge_author(ctx: Context, actor: Actor, site: Site, reader_id: int) -> dict
 
     result: dict[str, int] = ctx.db.transact(txn)
     webhooks.wake(ctx, site)
+    ctx.wake_events()
     return result
 
 
@@ -229,6 +231,11 @@ def _erase(
     # What the spam classifier learnt from their words goes with the words.
     moderation.forget_lessons(conn, [int(c["id"]) for c in doomed])
     store.erase_comments(conn, [int(c["id"]) for c in doomed])
+    # The live-update log keeps nothing of them; readers watching see them go.
+    events.forget(conn, [int(c["id"]) for c in doomed])
+    for c in doomed:
+        if c["status"] == CommentStatus.APPROVED.value:
+            events.comment_removed(ctx, conn, int(c["article_id"]), int(c["id"]))
     store.erase_flags(conn, reader_id, site_id)
     shown: dict[int, int] = {}
     for c in doomed:
@@ -245,12 +252,16 @@ def _erase(
     store.set_scores(conn, {int(c["id"]): wilson(int(c["up"]), int(c["down"])) for c in changed})
     for article_id in sorted({int(c["article_id"]) for c in changed} - shown.keys()):
         article_store.touch(conn, article_id)
+    for c in changed:  # readers watching see the counts change
+        events.votes(ctx, conn, int(c["article_id"]), int(c["id"]), int(c["up"]), int(c["down"]))
 
     # Ratings go; the articles' counted aggregates follow.
     removed = store.withdraw_ratings(conn, reader_id, site_id)
     for r in removed:
         if r["counted"]:
             rating_store.add(conn, int(r["article_id"]), int(r["stars"]), None)
+    for rated in sorted({int(r["article_id"]) for r in removed if r["counted"]}):
+        events.rating(ctx, conn, rated, rating_store.tally(conn, rated))
 
     # Subscriptions go with the mail waiting for them; on a full erase, so do the
     # addresses the reader confirmed.

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import Rating, RatingTally, Site
-from voxpop.services import access, inputs, webhooks
+from voxpop.services import access, events, inputs, webhooks
 from voxpop.services.context import Context
 from voxpop.services.identity import Actor
 from voxpop.services.readers import ensure_reader
@@ -149,11 +149,14 @@ def rate(
                 stars=stars, previous=event[1], counted=counted, tally=tally, actor="reader",
                 now=now,
             )  # fmt: skip
+        if event is not None and counted:
+            events.rating(ctx, conn, article.id, tally)
         shown = tally if counted else tally.including(stars)
         return Rated(Rating(shown, stars), reader_id, minted)
 
     rated: Rated = ctx.db.transact(txn)
     webhooks.wake(ctx, site)
+    ctx.wake_events()
     ctx.readers.put(rated.reader_id, True)
     return rated
 
@@ -184,6 +187,7 @@ def remove(ctx: Context, site: Site, actor: Actor, uri: str) -> Rating:
 
     result: Rating = ctx.db.transact(txn)
     webhooks.wake(ctx, site)
+    ctx.wake_events()
     return result
 
 
@@ -192,11 +196,14 @@ def _removed(
     actor: str, now: Any,
 ) -> None:  # fmt: skip
     """Announce a rating that went (``before``: it as it was)."""
+    tally = rating_store.tally(conn, article_id)
     webhooks.rating_event(
         ctx, conn, site, "rating.deleted", article_id=article_id, reader_id=reader_id,
         stars=before.stars, previous=None, counted=before.counted,
-        tally=rating_store.tally(conn, article_id), actor=actor, now=now,
+        tally=tally, actor=actor, now=now,
     )  # fmt: skip
+    if before.counted:
+        events.rating(ctx, conn, article_id, tally)
 
 
 def top(ctx: Context, site: Site, limit: int) -> list[RankedArticle]:
@@ -316,4 +323,5 @@ def moderator_remove(
 
     count: int = ctx.db.transact(txn)
     webhooks.wake(ctx, site)
+    ctx.wake_events()
     return count

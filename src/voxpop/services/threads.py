@@ -1,18 +1,31 @@
 """Reading threads: a page of top-level comments with all their replies, a reader's own
-votes and editable comments, articles' summaries, and the versions caches key on."""
+votes and editable comments, articles' summaries, and the versions caches key on.
+
+Read replica (PostgreSQL, ``VOXPOP_DATABASE_REPLICA_URL``): a thread page is read from the
+replica only if the replica has the article at the version the primary has now, or later.
+The version is read from the primary for each request anyway (the thread cache is checked
+against it); the page is then read on the replica in one REPEATABLE READ transaction whose
+first statement reads the article and its version there. Replica behind, down or erroring:
+the page is read from the primary (``db.replica_fallbacks`` counts it). Every write bumps
+the version in its own transaction, so no reader, the writer included, ever sees a thread
+older than the last write acknowledged before its request.
+"""
 
 from __future__ import annotations
 
 import base64
+import enum
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from sqlalchemy.engine import Connection
 
 from voxpop import errors
 from voxpop.model import (
     MAX_ID,
+    Article,
     ArticleSummary,
     Comment,
     Filter,
@@ -28,6 +41,7 @@ from voxpop.store import articles as article_store
 from voxpop.store import comments as comment_store
 from voxpop.store import ratings as rating_store
 from voxpop.store import votes as vote_store
+from voxpop.store.db import ReplicaUnavailable
 
 MAX_LIMIT = 1000
 
@@ -72,6 +86,20 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, int]:
         ) from None
 
 
+class _Unknown(enum.Enum):
+    VERSION = 0
+
+
+ASK = _Unknown.VERSION  # thread(version=...): not known yet, ask the primary if need be
+
+
+class _Behind(Exception):
+    """The replica has not yet replayed the article's current version."""
+
+
+_Read = tuple[Article | None, list[Comment], list[Comment], bool]
+
+
 def thread(
     ctx: Context,
     site: Site,
@@ -80,20 +108,27 @@ def thread(
     filter_: Filter = Filter.ALL,
     limit: int = 50,
     cursor: str | None = None,
+    version: int | None | Literal[_Unknown.VERSION] = ASK,
 ) -> ThreadPage:
-    """One page of top-level comments with all their replies: two queries in all."""
+    """One page of top-level comments with all their replies: two queries in all after
+    the article's row. ``version``: the article's version just read from the primary, if
+    the caller has it (None: no such article); needed only when there is a read replica."""
     if not 1 <= limit <= MAX_LIMIT:
         raise errors.ValidationFailed(f"limit must be from 1 to {MAX_LIMIT}", field="limit")
     after = decode_cursor(sort, cursor) if cursor else None
     path = inputs.uri(uri)
-    with ctx.db.read() as conn:
-        article = article_store.get(conn, site.id, path)
-        if article is None:
-            return ThreadPage(None, [], None, 0)
-        tops = comment_store.top_level(conn, article.id, sort, after, limit + 1, filter_)
-        more = len(tops) > limit
-        tops = tops[:limit]
-        below = comment_store.replies(conn, [c.id for c in tops])
+    if ctx.db.replica_url is None:
+        with ctx.db.read() as conn:
+            article, tops, below, more = _read(conn, site, path, sort, filter_, limit, after)
+    else:
+        if version is ASK:
+            assert ctx.versions is not None
+            version = ctx.versions.get(site.id, path)
+        article, tops, below, more = _read_fresh(
+            ctx, site, path, sort, filter_, limit, after, version
+        )
+    if article is None:
+        return ThreadPage(None, [], None, 0)
     next_cursor = None
     if more:
         last = tops[-1]
@@ -105,6 +140,56 @@ def thread(
         next_cursor = encode_cursor(sort, key)
     items = _assemble(tops, below)
     return ThreadPage(article, items, next_cursor, article.comment_count)
+
+
+def _read(
+    conn: Connection,
+    site: Site,
+    path: str,
+    sort: Sort,
+    filter_: Filter,
+    limit: int,
+    after: tuple[Any, int] | None,
+    at_least: int | None = None,
+) -> _Read:
+    """The article (its version read first), one page of top-level comments (one more
+    than ``limit`` tells whether there are more) and their replies. ``at_least``: raise
+    ``_Behind`` unless the article is there at that version or later."""
+    article = article_store.get(conn, site.id, path)
+    if at_least is not None and (article is None or article.version < at_least):
+        raise _Behind
+    if article is None:
+        return None, [], [], False
+    tops = comment_store.top_level(conn, article.id, sort, after, limit + 1, filter_)
+    more = len(tops) > limit
+    tops = tops[:limit]
+    below = comment_store.replies(conn, [c.id for c in tops])
+    return article, tops, below, more
+
+
+def _read_fresh(
+    ctx: Context,
+    site: Site,
+    path: str,
+    sort: Sort,
+    filter_: Filter,
+    limit: int,
+    after: tuple[Any, int] | None,
+    version: int | None,
+) -> _Read:
+    """Read on the replica if it has ``version`` (the primary's), else on the primary."""
+    db = ctx.db
+    if version is not None:  # None: the primary has no such article; nothing to offload
+        try:
+            with db.read_replica() as conn:
+                found = _read(conn, site, path, sort, filter_, limit, after, at_least=version)
+        except (_Behind, ReplicaUnavailable):
+            db.count_replica_read(served=False)
+        else:
+            db.count_replica_read(served=True)
+            return found
+    with db.read() as conn:
+        return _read(conn, site, path, sort, filter_, limit, after)
 
 
 MAX_NEST = 30  # replies deeper than this are listed under their ancestor at this depth

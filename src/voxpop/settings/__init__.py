@@ -29,6 +29,7 @@ from typing import Any
 
 from voxpop.errors import ConfigurationError
 from voxpop.model import Moderation, RatingPolicy
+from voxpop.settings.logs import read_log_format
 from voxpop.settings.sites import (
     LANGUAGES,
     SiteConfig,
@@ -51,7 +52,16 @@ from voxpop.settings.values import (
     read_smtp_url,
 )
 
-__all__ = ["LANGUAGES", "SPECS", "Rate", "Settings", "SiteConfig", "Spec", "load"]
+__all__ = [
+    "LANGUAGES",
+    "SPECS",
+    "Rate",
+    "Settings",
+    "SiteConfig",
+    "Spec",
+    "load",
+    "sqlite_synchronous",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +75,19 @@ SPECS: tuple[Spec, ...] = (
     Spec("env", "dev", "`dev` or `production`. Production refuses a missing secret key."),
     Spec("config", "", "Path of a TOML file with settings and `[sites.NAME]` tables."),
     Spec("database_url", "sqlite:///voxpop.db", "`sqlite:///path` or `postgresql://...`."),
+    Spec(
+        "database_replica_url",
+        "",
+        "`postgresql://...` of a streaming read replica of a PostgreSQL primary: thread pages "
+        "are read there when it is up to date with the article; empty: none.",
+    ),
+    Spec(
+        "sqlite_synchronous",
+        "full",
+        "SQLite's durability: `full` (a comment is on disk when it is acknowledged: the WAL is "
+        "fsynced at each commit, once per group of writes) or `normal` (a process crash loses "
+        "nothing, a power loss or OS crash may lose the last commits).",
+    ),
     Spec(
         "secret_key",
         "",
@@ -89,6 +112,13 @@ SPECS: tuple[Spec, ...] = (
         "by every process; empty: counted in each process.",
     ),
     Spec("rate_limits", "on", "`on`, or `off` for benchmarks and trusted networks."),
+    Spec(
+        "metrics_token",
+        "",
+        "Bearer token that `GET /metrics` (Prometheus) requires; empty: only loopback "
+        "clients (not through a proxy) may read it.",
+    ),
+    Spec("log_format", "text", "`text` (a line per record) or `json` (an object per line)."),
     Spec(
         "webhook_url",
         "",
@@ -253,6 +283,7 @@ _SPEC_NAMES = {s.name for s in SPECS}
 class Settings:
     env: str
     database_url: str
+    database_replica_url: str
     secret_key: str
     admin_token: str
     public_url: str
@@ -300,6 +331,9 @@ class Settings:
     akismet_key: str
     akismet_url: str
     address_retention: int
+    log_format: str = "text"
+    metrics_token: str = field(default="", repr=False)
+    sqlite_synchronous: str = "full"
     sites: tuple[SiteConfig, ...] = field(default_factory=tuple)
 
     @property
@@ -337,6 +371,54 @@ def _dev_secret(database_url: str) -> str:
     except OSError:
         pass  # a read-only folder: tokens then last as long as the process
     return value
+
+
+_POSTGRES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
+def _read_replica_url(database_url: str, raw: str) -> str:
+    """A read replica is PostgreSQL, of a PostgreSQL primary (store.db checks it too)."""
+    if not raw:
+        return ""
+    if not database_url.startswith(_POSTGRES):
+        raise ConfigurationError(
+            "VOXPOP_DATABASE_REPLICA_URL needs a PostgreSQL primary; VOXPOP_DATABASE_URL "
+            "is SQLite, which has no read replicas"
+        )
+    if not raw.startswith(_POSTGRES):
+        raise ConfigurationError(
+            "VOXPOP_DATABASE_REPLICA_URL must be a postgresql:// URL of a streaming replica "
+            "of VOXPOP_DATABASE_URL"
+        )
+    return raw
+
+
+SQLITE_SYNCHRONOUS = ("normal", "full")
+
+
+def read_sqlite_synchronous(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in SQLITE_SYNCHRONOUS:
+        raise ConfigurationError(f"{name} must be normal or full, not {raw!r}")
+    return value
+
+
+def sqlite_synchronous(environ: Mapping[str, str] | None = None) -> str:
+    """VOXPOP_SQLITE_SYNCHRONOUS as ``load`` finds it (the environment, then the TOML file
+    named by VOXPOP_CONFIG, then the default): what a ``Database`` opened without it uses."""
+    env = os.environ if environ is None else environ
+    raw = env.get("VOXPOP_SQLITE_SYNCHRONOUS")
+    if raw is None:
+        raw = next(s.default for s in SPECS if s.name == "sqlite_synchronous")
+        config_path = env.get("VOXPOP_CONFIG", "")
+        if config_path:
+            try:
+                data = tomllib.loads(Path(config_path).read_text())
+            except (OSError, tomllib.TOMLDecodeError):
+                data = {}  # ``load`` reports it
+            if "sqlite_synchronous" in data:
+                raw = str(data["sqlite_synchronous"])
+    return read_sqlite_synchronous("VOXPOP_SQLITE_SYNCHRONOUS", raw)
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings:
@@ -379,6 +461,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
     db = raw["database_url"]
     if not db.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
         raise ConfigurationError("VOXPOP_DATABASE_URL must start with sqlite:/// or postgresql://")
+    replica = _read_replica_url(db, raw["database_replica_url"].strip())
     public_url = raw["public_url"].rstrip("/")
     moderation = read_moderation("VOXPOP_MODERATION", raw["moderation"])
     language = read_language("VOXPOP_LANGUAGE", raw["language"])
@@ -415,6 +498,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
     return Settings(
         env=raw["env"],
         database_url=db,
+        database_replica_url=replica,
         secret_key=secret,
         admin_token=raw["admin_token"],
         public_url=public_url,
@@ -466,5 +550,10 @@ def load(environ: Mapping[str, str] | None = None, **overrides: str) -> Settings
         akismet_key=raw["akismet_key"],
         akismet_url=raw["akismet_url"].rstrip("/"),
         address_retention=read_int("VOXPOP_ADDRESS_RETENTION", raw["address_retention"], 1),
+        log_format=read_log_format("VOXPOP_LOG_FORMAT", raw["log_format"]),
+        metrics_token=raw["metrics_token"].strip(),
+        sqlite_synchronous=read_sqlite_synchronous(
+            "VOXPOP_SQLITE_SYNCHRONOUS", raw["sqlite_synchronous"]
+        ),
         sites=sites,
     )

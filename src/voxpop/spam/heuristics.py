@@ -16,6 +16,7 @@ Reason codes (stable, for moderators' screens and logs): ``honeypot``, ``too_fas
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -90,33 +91,66 @@ def _words(normal: str) -> frozenset[str]:
     return frozenset(_WORD.findall(normal))
 
 
+@functools.lru_cache(maxsize=256)
+def _shape(text: str) -> tuple[str, frozenset[str]]:
+    """A text's normal form and its words. Kept for the latest texts: the same recent
+    bodies of an address are compared with each of its new comments, and a new comment is
+    a recent body of the next one."""
+    normal = _normal(text)
+    return normal, _words(normal)
+
+
+def _same(shape: tuple[str, frozenset[str]], other: str) -> bool:
+    normal, words = shape
+    other_normal, other_words = _shape(other)
+    if other_normal == normal:
+        return True
+    if len(words) < REPEAT_MIN_WORDS:
+        return False
+    union = len(words | other_words)
+    return bool(union) and len(words & other_words) / union >= REPEAT_JACCARD
+
+
 def is_repeat(body: str, recent_bodies: Sequence[str]) -> bool:
     """Whether ``body`` is the same or nearly the same as one of ``recent_bodies``."""
-    normal = _normal(body)
-    if not normal:
+    shape = _shape(body)
+    if not shape[0]:
         return False
-    words = _words(normal)
-    for other in recent_bodies[:REPEAT_MAX_BODIES]:
-        other_normal = _normal(other)
-        if other_normal == normal:
-            return True
-        if len(words) < REPEAT_MIN_WORDS:
-            continue
-        other_words = _words(other_normal)
-        union = len(words | other_words)
-        if union and len(words & other_words) / union >= REPEAT_JACCARD:
-            return True
-    return False
+    return any(_same(shape, other) for other in recent_bodies[:REPEAT_MAX_BODIES])
+
+
+def repeats(body: str, bodies: Sequence[str], enough: int) -> list[str]:
+    """The ``bodies`` that ``body`` repeats (each as ``is_repeat(body, [it])`` finds), in
+    order; the search stops once ``enough`` of them are found."""
+    shape = _shape(body)
+    found: list[str] = []
+    if not shape[0]:
+        return found
+    for other in bodies:
+        if _same(shape, other):
+            found.append(other)
+            if len(found) >= enough:
+                break
+    return found
+
+
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
 
 
 def _shouting(body: str) -> bool:
-    letters = upper = 0
-    for ch in body[:REPEAT_MAX_CHARS]:
-        if ch.isalpha():
-            letters += 1
-            if ch.isupper():
-                upper += 1
-    return letters >= SHOUT_MIN_LETTERS and upper >= SHOUT_SHARE * letters
+    text = body[:REPEAT_MAX_CHARS]
+    if len(text) < SHOUT_MIN_LETTERS:
+        return False
+    # Quick no: shouting leaves at most (1 - SHOUT_SHARE) of the letters in lower case, and
+    # ordinary text has far more lower-case ASCII letters than that share of its length.
+    raw = text.encode("utf-8", "surrogatepass")
+    lower_ascii = len(raw) - len(raw.translate(None, _ASCII_LOWER))
+    if lower_ascii > (1.0 - SHOUT_SHARE) * len(text):
+        return False
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= SHOUT_MIN_LETTERS and sum(map(str.isupper, letters)) >= (
+        SHOUT_SHARE * len(letters)
+    )
 
 
 def assess(

@@ -202,6 +202,12 @@ def tokens(text: str) -> list[str]:
 MAX_FEATURE_CHARS = 64
 
 
+# A word token has at most MAX_WORD characters (a longer number is __digits__): no word
+# needs ``_fit``.
+_WORDS_FIT = MAX_WORD <= MAX_FEATURE_CHARS and len("__digits__") <= MAX_FEATURE_CHARS
+assert _WORDS_FIT
+
+
 def _fit(token: str) -> str:
     if len(token) <= MAX_FEATURE_CHARS:
         return token
@@ -232,7 +238,7 @@ def features(text: str, author_name: str | None = None, website: str | None = No
         words = _words(rest)
         if len(words) > MAX_TOKENS:
             del words[MAX_TOKENS:]
-        kept.update(dict.fromkeys(_fit(w) for w in words))
+        kept.update(dict.fromkeys(words))  # words always fit (_WORDS_FIT)
     if len(kept) <= MAX_FEATURES:
         return set(kept)
     return set(list(kept)[:MAX_FEATURES])

@@ -12,8 +12,9 @@ from sqlalchemy.engine import Connection
 from voxpop.store.schema import metadata, sites
 
 # Not carried: sign-in sessions (everyone signs in again), and the queues of mail and
-# webhook calls still to make (drain the worker before exporting).
-SKIPPED = ("sessions", "outbox", "webhook_deliveries")
+# webhook calls still to make (drain the worker before exporting), and the day of live
+# updates kept for reconnecting readers.
+SKIPPED = ("sessions", "outbox", "webhook_deliveries", "events")
 
 
 def tables() -> list[sa.Table]:

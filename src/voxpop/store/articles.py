@@ -96,6 +96,21 @@ def set_title(conn: Connection, article_id: int, title: str) -> None:
     conn.execute(sa.update(articles).where(articles.c.id == article_id).values(title=title))
 
 
+_LOCK = (
+    sa.select(articles.c.id)
+    .where(articles.c.id == sa.bindparam("article_id"))
+    .with_for_update(key_share=True)
+)
+
+
+def lock(conn: Connection, article_id: int) -> None:
+    """Lock the article's row first (PostgreSQL; SQLite has one writer anyway): writers
+    that change an article and one of its comments take the article first, so that two
+    processes' transactions never hold them crosswise (a deadlock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK, {"article_id": article_id})
+
+
 def touch(conn: Connection, article_id: int, count_delta: int = 0) -> None:
     """Bump the version (and the visible-comment count) in the writer's transaction."""
     conn.execute(_TOUCH, {"article_id": article_id, "delta": count_delta})

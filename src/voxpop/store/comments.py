@@ -55,7 +55,11 @@ def _comment(row: Any) -> Comment:
 # Statements on hot paths are built once: SQLAlchemy then reuses their compiled form.
 _INSERT = sa.insert(comments).returning(*_COLS)
 _GET = sa.select(*_COLS).where(comments.c.id == sa.bindparam("id"))
-_GET_FOR_UPDATE = _GET.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite ignores it
+# FOR NO KEY UPDATE on PostgreSQL (what an UPDATE of the row takes anyway): FOR UPDATE
+# would also wait for, and deadlock with, the KEY SHARE locks that inserting a vote or
+# reply referring to the comment takes. SQLite ignores it.
+_GET_FOR_UPDATE = _GET.with_for_update(key_share=True)
+_ARTICLE_OF = sa.select(comments.c.article_id).where(comments.c.id == sa.bindparam("id"))
 _ADD_VOTES = (
     sa.update(comments)
     .where(comments.c.id == sa.bindparam("b_id"))
@@ -217,3 +221,9 @@ def for_mail(conn: Connection, comment_ids: Sequence[int]) -> dict[int, Any]:
         stmt = base.where(comments.c.id.in_(ids[i : i + 500]))
         found.update((int(r.id), r) for r in conn.execute(stmt))
     return found
+
+
+def article_of(conn: Connection, comment_id: int) -> int | None:
+    """The comment's article id (no lock), to lock the article before the comment."""
+    found = conn.execute(_ARTICLE_OF, {"id": comment_id}).scalar()
+    return None if found is None else int(found)

@@ -4,14 +4,25 @@
 a write transaction; ``Database.transact(fn)`` runs ``fn(conn)`` in a write transaction and
 returns its result — the way services write.
 
-SQLite has one writer at a time. In a process, write transactions take a lock and start
-with ``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing with "database is
-locked"; across processes the busy timeout does the same. ``transact`` goes further: one
-writer thread per process runs every job, and commits the jobs that queued up meanwhile
-together (group commit), each in its own savepoint so that one job's error rolls back that
-job alone. PostgreSQL gets the same writer: writes to one article would otherwise queue on
-its row lock one transaction at a time. A batch that PostgreSQL aborts for a deadlock or a
-serialization failure is run again (jobs read what they change, so a rerun is safe).
+SQLite has one writer at a time. Write transactions start with ``BEGIN IMMEDIATE`` under
+a lock: a thread lock in the process and, for a database file, an exclusive ``flock`` on
+``<database>.lock`` beside it, so that the writers of every process (``voxpop serve
+--workers N``, ``voxpop worker``) queue on the kernel's lock, each woken the moment the
+one before commits, instead of failing with "database is locked" or polling in SQLite's
+busy handler (which sleeps up to 100 ms at a time). ``transact`` goes further: one writer
+thread per process runs every job, and commits the jobs that queued up meanwhile together
+(group commit), each in its own savepoint so that one job's error rolls back that job
+alone. With ``synchronous="full"`` (VOXPOP_SQLITE_SYNCHRONOUS) a commit returns once the
+WAL is fsynced: one fsync per batch. PostgreSQL gets the same writer: writes to one
+article would otherwise queue on its row lock one transaction at a time. A batch that
+PostgreSQL aborts for a deadlock or a serialization failure is run again (jobs read what
+they change, so a rerun is safe).
+
+PostgreSQL may have a streaming read replica (``replica_url``): ``read_replica()`` gives a
+connection in a REPEATABLE READ transaction on it (one snapshot for all its statements,
+taken by the first). It is never used on its own judgement: the caller decides whether
+what it reads there is fresh enough (``services.threads`` checks the article's version),
+and reads the primary otherwise. A replica that errors is left alone for a few seconds.
 """
 
 from __future__ import annotations
@@ -20,7 +31,9 @@ import asyncio
 import logging
 import os
 import queue
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -31,7 +44,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from voxpop.errors import ConfigurationError
+
+if sys.platform != "win32":
+    import fcntl
+
 _WRITE = "voxpop_write"
+SYNCHRONOUS = ("normal", "full")
+_SAVEPOINT = "voxpop_job"
 T = TypeVar("T")
 log = logging.getLogger("voxpop.store")
 Job = tuple[Callable[[Connection], Any], "Future[Any]"]
@@ -46,7 +66,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, synchronous: str = "full") -> Engine:
+    """An engine for ``url``; ``synchronous`` is SQLite's (ignored on PostgreSQL)."""
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
     url = normalise_url(url)
     if url.startswith("sqlite"):
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
@@ -62,19 +85,19 @@ def create_engine(url: str) -> Engine:
             kwargs["pool_size"] = 40
             kwargs["max_overflow"] = 8
         engine = sa.create_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, synchronous)
         return engine
     # No pre-ping (a round trip per checkout); recycle instead, and reconnect on error.
     return sa.create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA cache_size=-16000")
@@ -85,18 +108,121 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get(_WRITE) else "BEGIN")
 
 
+def _lock_path(url: str) -> str | None:
+    """The writers' lock file beside a SQLite database file (None: in memory)."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite:///") or url in ("sqlite://", "sqlite:///:memory:"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return str(Path(path).expanduser().resolve()) + ".lock"
+
+
+class _ProcessLock:
+    """An exclusive ``flock`` on a file, taken around every write transaction of this
+    process (the thread lock keeps the process to one at a time), so that the processes
+    sharing a SQLite file take turns. ``flock`` blocks in the kernel and wakes a waiter as
+    soon as the holder lets go; the lock dies with its process, whatever happens to it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._pid = 0
+        self._failed = False
+
+    def _file(self) -> int | None:
+        # One open file per process: a lock taken through a descriptor inherited across
+        # fork() would be shared with the parent, not held against it. Read-only is enough
+        # for flock, so a lock file another user created serves as well.
+        if self._fd is None or self._pid != os.getpid():
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                if not self._failed:
+                    self._failed = True
+                    log.warning("no writers' lock file (%s): SQLite's busy timeout only", exc)
+                return None
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        fd = self._file()
+        if fd is None:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
 def _retryable(exc: Exception) -> bool:
     """A deadlock or serialization failure (PostgreSQL SQLSTATE 40P01, 40001)."""
     code = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return code in ("40P01", "40001")
 
 
+REPLICA_RETRY_AFTER = 5.0  # seconds a replica that failed is left alone
+_POSTGRES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
+class ReplicaUnavailable(Exception):
+    """No replica is configured, it failed a moment ago, or it failed now (the cause)."""
+
+
+def check_replica_url(url: str, replica_url: str) -> None:
+    """A replica needs a PostgreSQL primary, and is itself PostgreSQL."""
+    if not url.startswith(_POSTGRES):
+        raise ConfigurationError(
+            "VOXPOP_DATABASE_REPLICA_URL needs a PostgreSQL primary; VOXPOP_DATABASE_URL "
+            "is SQLite, which has no read replicas"
+        )
+    if not replica_url.startswith(_POSTGRES):
+        raise ConfigurationError(
+            "VOXPOP_DATABASE_REPLICA_URL must be a postgresql:// URL of a streaming replica "
+            "of VOXPOP_DATABASE_URL"
+        )
+
+
+def _create_replica_engine(url: str) -> Engine:
+    # REPEATABLE READ: the version a page is checked by and the page itself come from one
+    # snapshot (a hot standby allows it). A short connect timeout: an unreachable replica
+    # costs a request two seconds at most, then is left alone for REPLICA_RETRY_AFTER.
+    return sa.create_engine(
+        normalise_url(url),
+        pool_size=20,
+        max_overflow=20,
+        pool_recycle=1800,
+        isolation_level="REPEATABLE READ",
+        connect_args={"connect_timeout": 2},
+    )
+
+
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, replica_url: str | None = None, synchronous: str | None = None
+    ) -> None:
+        """``synchronous``: SQLite's ``normal`` or ``full``; None: VOXPOP_SQLITE_SYNCHRONOUS
+        as the settings read it (the environment, the TOML file, the default)."""
+        if synchronous is None:
+            from voxpop.settings import sqlite_synchronous
+
+            synchronous = sqlite_synchronous()
         self.url = url
-        self.engine = create_engine(url)
+        self.synchronous = synchronous
+        self.engine = create_engine(url, synchronous)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock()
+        lock_path = _lock_path(url) if self.is_sqlite and sys.platform != "win32" else None
+        self._process_lock = _ProcessLock(lock_path) if lock_path else None
         # SQLite reads are short and CPU-bound: with dozens of request threads reading at
         # once they mostly fight over the GIL (a 20-article summary served half as many
         # requests per second with 40 readers as with 2). A few read slots per core keep
@@ -107,6 +233,7 @@ class Database:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_started = threading.Lock()
+        self._init_replica(replica_url)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -131,8 +258,12 @@ class Database:
         with self._write_lock, self.engine.connect() as conn:
             conn.info[_WRITE] = True
             try:
-                with conn.begin():
-                    yield conn
+                if self._process_lock is None:
+                    with conn.begin():
+                        yield conn
+                else:
+                    with self._process_lock.held(), conn.begin():
+                        yield conn
             finally:
                 conn.info.pop(_WRITE, None)
 
@@ -185,14 +316,27 @@ class Database:
             outcomes: list[tuple[Future[Any], bool, Any]] = []
             try:
                 with self.write() as conn:
-                    for fn, done in batch:
-                        try:
-                            with conn.begin_nested():
-                                outcomes.append((done, True, fn(conn)))
-                        except Exception as exc:  # the job's own error: its savepoint undone
-                            if _retryable(exc):
-                                raise
-                            outcomes.append((done, False, exc))
+                    # The savepoints go straight to the driver: through SQLAlchemy
+                    # (``begin_nested``) they cost as much as a job's own statements.
+                    raw = conn.connection.dbapi_connection
+                    assert raw is not None
+                    cursor = raw.cursor()
+                    try:
+                        for fn, done in batch:
+                            try:
+                                cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+                                value = fn(conn)
+                                cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                            except Exception as exc:  # the job's own error: its work undone
+                                if _retryable(exc):
+                                    raise
+                                cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                                cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                                outcomes.append((done, False, exc))
+                            else:
+                                outcomes.append((done, True, value))
+                    finally:
+                        cursor.close()
                 break
             except Exception as exc:  # the transaction failed: every job in it failed
                 if _retryable(exc) and attempt < 3:
@@ -208,9 +352,67 @@ class Database:
             else:
                 done.set_exception(value)
 
+    # -- read replica (PostgreSQL only) ----------------------------------------------------
+
+    def _init_replica(self, replica_url: str | None) -> None:
+        self.replica_url: str | None = None
+        self._replica: Engine | None = None
+        self._replica_lock = threading.Lock()
+        self._replica_down_until = 0.0
+        # For metrics: pages read on the replica, and reads meant for it that went to
+        # the primary (replica behind, down or erroring).
+        self.replica_reads = 0
+        self.replica_fallbacks = 0
+        if replica_url:
+            self.attach_replica(replica_url)
+
+    def attach_replica(self, replica_url: str) -> None:
+        """Use ``replica_url`` for ``read_replica()``; connected on first use."""
+        check_replica_url(self.url, replica_url)
+        self.replica_url = replica_url
+
+    @property
+    def replica_engine(self) -> Engine:
+        if self.replica_url is None:
+            raise ReplicaUnavailable("no read replica is configured")
+        with self._replica_lock:
+            if self._replica is None:
+                self._replica = _create_replica_engine(self.replica_url)
+            return self._replica
+
+    @contextmanager
+    def read_replica(self) -> Iterator[Connection]:
+        """A read transaction (REPEATABLE READ) on the replica. Raises
+        ``ReplicaUnavailable`` when there is none, when it failed less than
+        ``REPLICA_RETRY_AFTER`` seconds ago, or when it fails now (a database error
+        inside the block included); any other exception passes through unchanged."""
+        if self.replica_url is None or time.monotonic() < self._replica_down_until:
+            raise ReplicaUnavailable("the read replica is not in use")
+        try:
+            with self.replica_engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            self._replica_down_until = time.monotonic() + REPLICA_RETRY_AFTER
+            log.warning(
+                "read replica failed, reading the primary for %gs: %s", REPLICA_RETRY_AFTER, exc
+            )
+            raise ReplicaUnavailable(str(exc)) from exc
+
+    def count_replica_read(self, served: bool) -> None:
+        """Count a read meant for the replica: ``served`` there, or fell back."""
+        with self._replica_lock:
+            if served:
+                self.replica_reads += 1
+            else:
+                self.replica_fallbacks += 1
+
     def dispose(self) -> None:
+        if self._replica is not None:
+            self._replica.dispose()
         if self._writer is not None:
             self._jobs.put(None)
             self._writer.join(timeout=10)
             self._writer = None
         self.engine.dispose()
+        if self._process_lock is not None:
+            self._process_lock.close()

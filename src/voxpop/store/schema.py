@@ -145,8 +145,6 @@ comments = sa.Table(
     sa.Column("trained", sa.String(8), nullable=True),
     # Readers' flags not yet resolved by a moderator.
     sa.Column("flags", sa.Integer, nullable=False, server_default="0"),
-    sa.Index("ix_comments_top_new", "article_id", "root_id", "created_at", "id"),
-    sa.Index("ix_comments_top_best", "article_id", "root_id", "score", "id"),
     sa.Index("ix_comments_root", "root_id", "created_at"),
     sa.Index("ix_comments_parent", "parent_id"),
     sa.Index("ix_comments_reader", "reader_id"),
@@ -159,6 +157,22 @@ comments = sa.Table(
     # A site's newest comments of one status: its Atom feed and its moderation queue.
     sa.Index("ix_comments_site_status", "site_id", "status", "created_at", "id"),
     sa.Index("ix_comments_flagged", "flags", "created_at"),
+    # A site's flagged comments, newest first (the queue's flagged tab).
+    sa.Index(
+        "ix_comments_site_flagged",
+        "site_id",
+        "created_at",
+        "id",
+        sqlite_where=sa.text("flags > 0"),
+        postgresql_where=sa.text("flags > 0"),
+    ),
+    # An article's visible inline feedback (the summary's count).
+    sa.Index(
+        "ix_comments_feedback",
+        "article_id",
+        sqlite_where=sa.text("anchor IS NOT NULL AND status = 'approved'"),
+        postgresql_where=sa.text("anchor IS NOT NULL AND status = 'approved'"),
+    ),
     # A reader's or an address's recent comments (the repetition check of every post).
     sa.Index("ix_comments_address_key", "address_key", "created_at"),
     sa.Index("ix_comments_reader_recent", "reader_id", "created_at"),
@@ -171,6 +185,26 @@ comments = sa.Table(
     ),
 )
 
+# A page of an article's top-level comments in the order asked (best: score, then oldest;
+# new/old: date), read in index order for a LIMIT instead of sorting all of them: O(page)
+# on a 10,000-comment article. Partial: replies (root_id set) are read by ix_comments_root.
+sa.Index(
+    "ix_comments_top_best",
+    comments.c.article_id,
+    comments.c.score.desc(),
+    comments.c.id,
+    sqlite_where=sa.text("root_id IS NULL"),
+    postgresql_where=sa.text("root_id IS NULL"),
+)
+sa.Index(
+    "ix_comments_top_new",
+    comments.c.article_id,
+    comments.c.created_at,
+    comments.c.id,
+    sqlite_where=sa.text("root_id IS NULL"),
+    postgresql_where=sa.text("root_id IS NULL"),
+)
+
 votes = sa.Table(
     "votes",
     metadata,
@@ -178,6 +212,8 @@ votes = sa.Table(
     sa.Column("reader_id", sa.Integer, sa.ForeignKey("readers.id"), primary_key=True),
     sa.Column("value", sa.SmallInteger, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # A reader's votes (their own votes on an article, erasure).
+    sa.Index("ix_votes_reader", "reader_id"),
 )
 
 ratings = sa.Table(
@@ -445,5 +481,34 @@ webhook_deliveries = sa.Table(
     sa.UniqueConstraint("url", "event_key"),
     sa.Index("ix_webhook_deliveries_status_due", "status", "due_at"),
     sa.Index("ix_webhook_deliveries_created", "created_at"),
+    sqlite_autoincrement=True,
+)
+
+# Live updates (``GET /api/v1/events``): a row per change a reader may see, written in the
+# change's transaction, kept a day for replay. ``seq`` orders them as they became
+# visible: on SQLite it is set in the (single) writer's transaction; on PostgreSQL rows are
+# written without it and a sequencer numbers them after their commit, one sequencer at a
+# time (an advisory lock), so a reader who has seen ``seq`` N has seen every row below it.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=True, unique=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id"), nullable=False),
+    # ``comment``, ``edit``, ``remove``, ``vote``, ``rating``.
+    sa.Column("kind", sa.String(16), nullable=False),
+    # The comment it is about (erasure removes the rows of a reader's comments).
+    sa.Column("comment_id", sa.Integer, nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_events_article_seq", "article_id", "seq"),
+    sa.Index(
+        "ix_events_unsequenced",
+        "id",
+        postgresql_where=sa.text("seq IS NULL"),
+        sqlite_where=sa.text("seq IS NULL"),
+    ),
+    sa.Index("ix_events_created", "created_at"),
+    sa.Index("ix_events_comment", "comment_id"),
     sqlite_autoincrement=True,
 )
