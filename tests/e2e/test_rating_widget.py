@@ -467,7 +467,8 @@ def test_ratings_off_shows_no_control(page: Page, server: Server) -> None:
     with page.expect_response(is_rating("GET")):  # the widget still asks (in parallel)
         host(page, server, unique("rating-off"))
     loaded(page)
-    page.wait_for_load_state("networkidle")
+    # (Not "networkidle": the live-update stream stays open.) Let the rating answer land.
+    page.wait_for_timeout(500)
     expect(page.locator("#voxpop .voxpop-rating")).to_be_hidden()
     expect(page.get_by_role("radiogroup")).to_have_count(0)
     expect(page.get_by_role("button", name=EN["rating_show"])).to_have_count(0)

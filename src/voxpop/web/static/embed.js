@@ -1,29 +1,12 @@
 /*!
- * voxpop comment widget: one script, no framework, no build step.
- *
- * Publishers paste, where the comments go:
+ * voxpop comment widget: one script, no framework, no build step. Publishers paste:
  *
  *   <div id="voxpop">
  *     <noscript><a href="https://comments.example.com/comments?uri=/story">Read and write comments</a></noscript>
  *   </div>
  *   <script src="https://comments.example.com/embed.js" data-voxpop-article="#story" async></script>
  *
- * The script replaces whatever the container holds (the noscript link, or a server-side
- * include of /comments/fragment) with the live thread.
- *
- * Options, as data-voxpop-* attributes of the script tag: uri (default location.pathname),
- * site (default), title (document.title), lang (the page's <html lang>, else the site's),
- * sort (best|new|old), limit (50), target (#voxpop), article (selector of the article),
- * theme (light|dark|auto; auto is the default when the page declares a dark color-scheme),
- * notify ("off" hides the e-mail notification controls).
- *
- * Comment counts anywhere on the page (one request for all of them):
- *   <a href="/story#voxpop" data-voxpop-count="/story"></a>
- *
- * Theming: set any of --voxpop-accent, --voxpop-accent-text, --voxpop-text, --voxpop-muted,
- * --voxpop-bg, --voxpop-surface, --voxpop-border, --voxpop-danger, --voxpop-font,
- * --voxpop-radius, --voxpop-gap on the container or an ancestor; --voxpop-highlight and
- * --voxpop-accent on the article colour the highlights of inline feedback.
+ * Options (data-voxpop-* attributes), comment counts, theming, live updates: docs/widget.md.
  */
 (function () {
   "use strict";
@@ -203,13 +186,15 @@
 
   var root, ui = {}, S = {}, total = 0, cursor = null, loadSeq = 0;
   var mine = { votes: {}, editable: {}, window: 900 }, until = {}, ownIds = {};
+  var es, lastId, started, idle, fresh = {}, gone = {}, stale;
 
   function isOwn(id) { return id in bodies || id in mine.editable || id in ownIds; }
   function canChange(id) { return until[id] > Date.now(); }
 
-  function setTotal(n) {
+  function setTotal(n, quiet) { // quiet: the notice speaks
     total = Math.max(0, n);
     var text = countText(total);
+    ui.count.setAttribute("aria-live", quiet ? "off" : "polite");
     if (ui.count.textContent !== text) ui.count.textContent = text;
     doc.querySelectorAll("[data-voxpop-count]").forEach(function (el) {
       if (el.getAttribute("data-voxpop-count") === cfg.uri) el.textContent = text;
@@ -287,17 +272,8 @@
   function actions(st) {
     var c = st.c, id = c.id, v = c.votes || { up: 0, down: 0 };
     var box = h("div", { class: "voxpop-actions" });
-    if (isOwn(id)) {
-      // no vote buttons on one's own comment, only the tally
-      var score = h("span", { class: "voxpop-score" }, [h("span", { class: "voxpop-sr", text: t("votes_summary", { up: numbers.format(v.up), down: numbers.format(v.down) }) })]);
-      [v.up, v.down].forEach(function (n, i) {
-        var part = h("span", { class: i ? "voxpop-down" : "voxpop-up", "aria-hidden": "true" });
-        part.innerHTML = ARROW;
-        part.append(numbers.format(n));
-        score.append(part);
-      });
-      box.append(score);
-    } else {
+    if (isOwn(id)) box.append(score(v)); // no vote buttons on one's own comment, only the tally
+    else {
       [1, -1].forEach(function (value) {
         var b = button("vote", "", { "data-value": value, class: "voxpop-btn voxpop-vote " + (value > 0 ? "voxpop-up" : "voxpop-down") });
         b.innerHTML = ARROW;
@@ -309,6 +285,17 @@
     if (canChange(id)) box.append(button("edit", t("edit")), button("delete", t("delete")));
     paintVotes(st, box);
     return box;
+  }
+
+  function score(v) {
+    var el = h("span", { class: "voxpop-score" }, [h("span", { class: "voxpop-sr", text: t("votes_summary", { up: numbers.format(v.up), down: numbers.format(v.down) }) })]);
+    [v.up, v.down].forEach(function (n, i) {
+      var part = h("span", { class: i ? "voxpop-down" : "voxpop-up", "aria-hidden": "true" });
+      part.innerHTML = ARROW;
+      part.append(numbers.format(n));
+      el.append(part);
+    });
+    return el;
   }
 
   function paintVotes(st, box) {
@@ -522,7 +509,7 @@
     c.replies = [];
     var li = renderComment(c, parent ? parent.level + 1 : 0);
     if (parent) replies(parent).append(li); else ui.list.prepend(li);
-    if (c.status === "approved") setTotal(total + 1);
+    if (c.status === "approved" && !unfresh(c.id)) setTotal(total + 1);
     S[c.id].art.classList.add("voxpop-new");
     focus(S[c.id].art);
   }
@@ -561,24 +548,29 @@
     if (!window.confirm(t("confirm_delete"))) return;
     var c = st.c;
     api("DELETE", "comments/" + c.id).then(function () {
-      if (c.status === "approved") setTotal(total - 1);
       delete bodies[c.id];
       save("bodies", JSON.stringify(bodies));
-      touched(c.id);
-      if (st.ol && st.ol.children.length) { // keep the replies under a placeholder
-        Object.assign(c, { deleted: true, html: "", status: "deleted" });
-        fill(st);
-        focus(st.art);
-      } else {
-        var next = st.li.nextElementSibling || st.li.previousElementSibling;
-        var parent = st.li.parentNode.closest(".voxpop-item");
-        st.li.remove();
-        delete S[c.id];
-        focus(next ? next.querySelector("article") : parent ? parent.querySelector("article") : ui.heading);
-      }
+      ON.remove(c, st, 1);
       announce(t("removed"));
     }, function (err) { showError(st.art, err); });
   }
+
+  function drop(st, move) {
+    var c = st.c, f = !move && st.form, li = st.li, next = li.nextElementSibling || li.previousElementSibling;
+    var parent = li.parentNode.closest(".voxpop-item"), was = doc.activeElement;
+    move = move || li.contains(was);
+    if (f || st.ol && st.ol.children.length) { // a placeholder keeps replies and a form
+      Object.assign(c, { deleted: true, html: "", status: "deleted" });
+      fill(st);
+      if (f) st.art.append(f);
+      if (move) focus(f && f.contains(was) ? was : st.art);
+    } else {
+      li.remove();
+      delete S[c.id];
+      if (move) focus(next ? next.querySelector("article") : parent ? parent.querySelector("article") : ui.heading);
+    }
+  }
+
 
   /* ---- the article's rating ---- */
 
@@ -733,6 +725,9 @@
       cursor = page.next_cursor;
       ui.more.hidden = !cursor;
       setTotal(page.total);
+      if (!more) fresh = {}, stale = 0;
+      Object.keys(S).forEach(function (id) { delete fresh[id]; });
+      notice();
       if (more && added[0]) focus(added[0].firstChild);
       if (!more && /^#voxpop-c\d+$/.test(location.hash)) {
         var target = doc.getElementById(location.hash.slice(1));
@@ -764,6 +759,87 @@
         });
       }, function () { /* counts are decoration */ });
     }
+  }
+
+  /* ---- live updates: GET /api/v1/events (Server-Sent Events), see docs/widget.md ---- */
+
+  var ON = {
+    comment: function (c, st) {
+      delete gone[c.id];
+      if (st ? st.c.status === "approved" : fresh[c.id]) return;
+      setTotal(total + 1, 1);
+      if (!st) { fresh[c.id] = 1; return notice(); }
+      Object.assign(st.c, c, { replies: st.c.replies }); // the reader's own, approved now
+      if (!st.form) fill(st);
+    },
+    edit: function (c, st) {
+      if (!st || st.c.deleted) return;
+      Object.assign(st.c, { html: c.html, edited_at: c.edited_at });
+      st.body.innerHTML = c.html; // sanitised by the server
+      if (!st.art.querySelector(".voxpop-edited")) st.art.querySelector(".voxpop-time").after(h("span", { class: "voxpop-edited", text: t("edited") }));
+      touched(c.id, c);
+    },
+    remove: function (d, st, own) {
+      if (gone[d.id]) return;
+      gone[d.id] = 1;
+      if (unfresh(d.id) || !st || st.c.status === "approved") setTotal(total - 1, !own);
+      if (st) drop(st, own);
+      touched(d.id);
+    },
+    vote: function (d, st) {
+      if (!st || st.c.deleted || st.voting) return;
+      st.c.votes = d.votes;
+      var sc = st.act.querySelector(".voxpop-score");
+      if (sc) sc.replaceWith(score(d.votes)); else paintVotes(st);
+    },
+    rating: function (d) {
+      if (!R) return;
+      R = Object.assign(d, { mine: R.mine });
+      if (!ui.r.busy) paintRating(R);
+    },
+    reset: function () { stale = 1; notice(); }
+  };
+
+  function live() {
+    if (!window.EventSource || !started || es && es.readyState < 2) return;
+    es = new EventSource(BASE + "/api/v1/events?" + new URLSearchParams(Object.assign({ uri: cfg.uri, site: cfg.site }, lastId && { last_event_id: lastId })));
+    Object.keys(ON).forEach(function (k) {
+      es.addEventListener(k, function (e) {
+        var d = {}, st;
+        if (!root.isConnected) return stop();
+        lastId = e.lastEventId;
+        try { d = JSON.parse(e.data); } catch (x) { /* reset has no data */ }
+        st = S[d.id];
+        ON[k](d, st && st.li.isConnected && st);
+      });
+    });
+  }
+
+  function stop() { es = es && es.close(); }
+
+  function unfresh(id) {
+    var was = fresh[id];
+    delete fresh[id];
+    notice();
+    return was;
+  }
+
+  function notice() {
+    var n = Object.keys(fresh).length, b = ui.live.firstChild, text = stale ? t("live_reset") : tn("live_new", n);
+    if (!n && !stale) return b && b.remove();
+    if (!b) b = ui.live.appendChild(button("live", "", { class: "voxpop-primary" }));
+    if (b.textContent !== text) b.textContent = text;
+  }
+
+  function showNew() {
+    var ids = fresh;
+    window.voxpop.reload().then(function () {
+      var first;
+      ui.list.querySelectorAll("article").forEach(function (a) {
+        if (ids[a.getAttribute("data-id")]) first = first || a, a.classList.add("voxpop-new");
+      });
+      focus(first || ui.heading);
+    });
   }
 
   /* ---- inline feedback ---- */
@@ -1067,7 +1143,7 @@
     if (c.status !== "approved") return announce(t("fb_awaiting"));
     c.replies = [];
     ui.list.prepend(renderComment(c, 0));
-    setTotal(total + 1);
+    if (!unfresh(c.id)) setTotal(total + 1);
     FB.push(c);
     return Promise.resolve(place()).then(paint).then(function () {
       focus(story.querySelector('button[data-voxpop-ids~="' + c.id + '"]') || ui.fbTab);
@@ -1244,6 +1320,8 @@
     ".voxpop-flat{margin-left:0;padding-left:0;border-left:0}",
     ".voxpop-loading{color:var(--_m)}",
     ".voxpop-more{display:flex;justify-content:center;width:100%;margin-top:var(--_g)}",
+    ".voxpop-live{position:sticky;top:calc(var(--voxpop-top,0px) + 1.5rem);z-index:1;height:0;display:flex;justify-content:center}",
+    ".voxpop-live>*{transform:translateY(-50%);min-height:2rem;padding:.25rem 1rem;border-radius:999px;box-shadow:0 2px 10px rgba(0,0,0,.3)}",
     ".voxpop-foot{margin-top:var(--_g)}",
     "@keyframes voxpop-flash{from{background:var(--_s)}}",
     ".voxpop-new{animation:voxpop-flash 2.5s ease-out}",
@@ -1333,7 +1411,8 @@
     ui.foot = h("div", { class: "voxpop-foot" });
 
     // With an article on the page, the thread gets a second tab: its inline feedback.
-    var body = [makeForm("new", null), ratingBox(), cfg.notify && subscribeBox(), ui.list, ui.loading, ui.more, ui.foot];
+    ui.live = h("div", { class: "voxpop-live", "aria-live": "polite" });
+    var body = [makeForm("new", null), ratingBox(), cfg.notify && subscribeBox(), ui.live, ui.list, ui.loading, ui.more, ui.foot];
     story = cfg.article && doc.querySelector(cfg.article);
     root.append(h("section", { class: "voxpop-section", "aria-labelledby": "voxpop-heading" }, [
       h("div", { class: "voxpop-header" }, [
@@ -1353,6 +1432,7 @@
       if (!b || !root.contains(b)) return;
       var act = b.getAttribute("data-act"), art = b.closest(".voxpop-comment"), st = art && S[art.getAttribute("data-id")];
       if (act === "more") loadThread(true);
+      else if (act === "live") showNew();
       else if (act === "retry") loadThread(!!cursor && ui.list.children.length > 0);
       else if (act === "rdist") {
         b.setAttribute("aria-expanded", ui.r.dist.hidden);
@@ -1393,6 +1473,7 @@
 
     // Keep "5 minutes ago" true, and hide Edit/Delete once the edit window has closed.
     setInterval(function () {
+      if (!root.isConnected) stop();
       root.querySelectorAll("time[datetime]").forEach(function (el) { el.textContent = ago(el.getAttribute("datetime")); });
       Object.keys(S).forEach(function (id) {
         var st = S[id];
@@ -1405,7 +1486,13 @@
     window.voxpop.reload = function () { loadRating(conf); if (story) loadFeedback(); return loadThread(false); };
     if (story) inline();
     loadRating(conf); // in parallel with the thread
-    loadThread(false);
+    loadThread(false).then(function () { started = 1; live(); });
+    doc.addEventListener("visibilitychange", function () {
+      clearTimeout(idle);
+      if (doc.hidden) idle = setTimeout(stop, 60000); else live();
+    });
+    addEventListener("pagehide", stop);
+    addEventListener("pageshow", live);
   }
 
   function start() {
