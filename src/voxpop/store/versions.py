@@ -27,6 +27,7 @@ class VersionReader:
         self._local = threading.local()
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._slots = threading.BoundedSemaphore(PG_CONNECTIONS)
+        self._closed = False
 
     def _sqlite(self) -> Any:
         conn = getattr(self._local, "conn", None)
@@ -64,10 +65,14 @@ class VersionReader:
             except Exception:
                 conn.close()
                 raise
-            self._idle.put(conn)
+            if self._closed:  # closed meanwhile: keep nothing open behind the closer's back
+                conn.close()
+            else:
+                self._idle.put(conn)
         return None if row is None else int(row[0])
 
     def close(self) -> None:
+        self._closed = True
         while True:
             try:
                 self._idle.get_nowait().close()
