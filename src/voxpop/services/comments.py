@@ -95,7 +95,7 @@ async def post_async(ctx: Context, site: Site, actor: Actor, new: NewComment) ->
 
         verdict = await to_thread.run_sync(_akismet, ctx, new, draft)
         draft = replace(draft, signals=replace(draft.signals, akismet=verdict))
-    stored = await ctx.db.transact_async(_store(ctx, site, actor, new, draft))
+    stored = await ctx.db.transact_async(_store(ctx, site, actor, new, draft), on_loop=True)
     return _posted(ctx, site, draft, stored)
 
 

@@ -131,7 +131,7 @@ def ban_keys(
 
 
 def check_open(conn: Connection, article_id: int | None) -> None:
-    if article_id is not None and store.closed_at(conn, article_id) is not None:
+    if article_id is not None and store.is_closed(conn, article_id):
         raise errors.CommentsClosed("This article takes no new comments")
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from voxpop.model import Article
+from voxpop.store.direct import Direct
 from voxpop.store.schema import articles, comments
 from voxpop.store.upsert import insert_ignore
 
@@ -32,7 +33,8 @@ _GET = sa.select(*_COLS).where(
 _VERSION = sa.select(articles.c.version).where(
     articles.c.site_id == sa.bindparam("site_id"), articles.c.uri == sa.bindparam("uri")
 )
-_TOUCH = (
+# Every write of an article's comments bumps it: on the driver's cursor (store/direct.py).
+_TOUCH = Direct(
     sa.update(articles)
     .where(articles.c.id == sa.bindparam("article_id"))
     .values(
@@ -113,7 +115,7 @@ def lock(conn: Connection, article_id: int) -> None:
 
 def touch(conn: Connection, article_id: int, count_delta: int = 0) -> None:
     """Bump the version (and the visible-comment count) in the writer's transaction."""
-    conn.execute(_TOUCH, {"article_id": article_id, "delta": count_delta})
+    _TOUCH.run(conn, {"article_id": article_id, "delta": count_delta})
 
 
 _FEEDBACK = (

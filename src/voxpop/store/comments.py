@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from voxpop.model import Author, Comment, CommentStatus, Filter, Sort
+from voxpop.store.direct import Direct
 from voxpop.store.schema import comments
 
 _COLS = (
@@ -76,8 +79,38 @@ _SET_SCORE = (
 )
 
 
+@cache
+def _insert_direct(columns: tuple[str, ...]) -> Direct:
+    return Direct(
+        sa.insert(comments)
+        .values({name: sa.bindparam(name, type_=comments.c[name].type) for name in columns})
+        .returning(comments.c.id)
+    )
+
+
 def insert(conn: Connection, **values: Any) -> Comment:
-    return _comment(conn.execute(_INSERT, values).one())
+    """Insert a comment and return it as stored. Without an anchor (a comment, not
+    feedback) on the driver's cursor (store/direct.py): every column the comment has but
+    its id is either given or a server default known here (no votes, never edited)."""
+    if values.get("anchor") is not None:
+        return _comment(conn.execute(_INSERT, values).one())
+    row = _insert_direct(tuple(sorted(values))).one(conn, values)
+    return Comment(
+        id=int(row[0]),
+        article_id=values["article_id"],
+        parent_id=values.get("parent_id"),
+        root_id=values.get("root_id"),
+        reader_id=values.get("reader_id"),
+        author=Author(values.get("author_name"), values.get("author_website")),
+        body=values["body"],
+        html=values["html"],
+        status=CommentStatus(values["status"]),
+        created_at=values["created_at"].astimezone(UTC),
+        edited_at=None,
+        up=0,
+        down=0,
+        anchor=None,
+    )
 
 
 def get(conn: Connection, comment_id: int) -> Comment | None:

@@ -34,7 +34,8 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,7 @@ _SAVEPOINT = "voxpop_job"
 T = TypeVar("T")
 log = logging.getLogger("voxpop.store")
 Job = tuple[Callable[[Connection], Any], "Future[Any]"]
+LoopJob = tuple[Callable[[Connection], Any], "asyncio.Future[Any]"]
 MAX_BATCH = 64
 
 
@@ -146,22 +148,150 @@ class _ProcessLock:
             self._pid = os.getpid()
         return self._fd
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the lock (wait for it, or only if it is free at once); True when held.
+        Without a lock file there is nothing to take: True."""
         fd = self._file()
         if fd is None:
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        fd = self._file()
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self.acquire()
         try:
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            self.release()
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
         self._fd = None
+
+
+def _run_jobs(
+    conn: Connection, batch: Sequence[tuple[Callable[[Connection], Any], Any]]
+) -> list[tuple[Any, bool, Any]]:
+    """Run each job in its own savepoint: (its future, ok, its value or error). A job's
+    error undoes its work alone; a deadlock or serialization failure (PostgreSQL) is
+    raised, for the whole batch to be run again."""
+    outcomes: list[tuple[Any, bool, Any]] = []
+    # The savepoints go straight to the driver: through SQLAlchemy (``begin_nested``)
+    # they cost as much as a job's own statements.
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        for fn, done in batch:
+            try:
+                cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+                value = fn(conn)
+                cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            except Exception as exc:  # the job's own error: its work undone
+                if _retryable(exc):
+                    raise
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                outcomes.append((done, False, exc))
+            else:
+                outcomes.append((done, True, value))
+    finally:
+        cursor.close()
+    return outcomes
+
+
+class _LoopBatches:
+    """SQLite write jobs of one event loop (``transact_async(on_loop=True)``): one task
+    runs what has queued up, up to MAX_BATCH jobs, in one transaction on the loop, then
+    commits it in a thread (the fsync), then the next batch. The jobs' futures are
+    settled after the commit, so a caller never hears of a write that is not durable."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.pending: list[LoopJob] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def submit(self, fn: Callable[[Connection], Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        self.pending.append((fn, done))
+        if self.task is None:
+            self.task = loop.create_task(self._drain())
+        return done
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                # The requests already under way queue their jobs first: one batch.
+                await asyncio.sleep(0)
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                await self._one(batch)
+        finally:
+            self.task = None
+            for _fn, done in self.pending:  # the loop is closing: nothing ran them
+                _settle(done, False, RuntimeError("the server stopped before the write"))
+            self.pending = []
+
+    async def _one(self, batch: list[LoopJob]) -> None:
+        try:
+            await self.db._take_write_locks()
+            try:
+                commit = self.db._commit_on_loop(batch)
+            except BaseException:
+                self.db._drop_write_locks()
+                raise
+            # shielded: whatever happens to this task, the commit (and the locks'
+            # release) runs to its end
+            outcomes = await asyncio.shield(asyncio.to_thread(commit))
+        except BaseException as exc:  # the transaction failed: every job in it failed
+            failed = (
+                exc
+                if isinstance(exc, Exception)
+                else RuntimeError("the server stopped before the write's outcome was known")
+            )
+            if isinstance(exc, Exception):
+                log.exception("write batch of %d failed", len(batch))
+            for _fn, done in batch:
+                _settle(done, False, failed)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for done, ok, value in outcomes:
+            _settle(done, ok, value)
+
+
+def _settle(done: Any, ok: bool, value: Any) -> None:
+    """Give a job's caller its outcome, unless the caller went away (a cancelled
+    request): the write stands, and nobody is told."""
+    if done.done():
+        return
+    if ok:
+        done.set_result(value)
+    else:
+        done.set_exception(value)
+
+
+async def _wait_in_thread(acquire: Callable[[], Any], release: Callable[[], None]) -> None:
+    """``acquire()`` in a thread; if the waiter is cancelled meanwhile, the lock the
+    thread still gets is let go of."""
+    waiting = asyncio.ensure_future(asyncio.to_thread(acquire))
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        waiting.add_done_callback(
+            lambda f: release() if not f.cancelled() and f.exception() is None else None
+        )
+        raise
 
 
 def _retryable(exc: Exception) -> bool:
@@ -233,6 +363,9 @@ class Database:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_started = threading.Lock()
+        self._loop_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatches] = (
+            weakref.WeakKeyDictionary()
+        )
         self._init_replica(replica_url)
 
     @contextmanager
@@ -267,6 +400,26 @@ class Database:
             finally:
                 conn.info.pop(_WRITE, None)
 
+    async def _take_write_locks(self) -> None:
+        """``write()``'s locks for the event loop: taken at once when free (the usual
+        case), else waited for in a thread so that the loop serves other requests."""
+        if not self._write_lock.acquire(blocking=False):
+            await _wait_in_thread(self._write_lock.acquire, self._write_lock.release)
+        try:
+            lock = self._process_lock
+            if lock is not None and not lock.acquire(blocking=False):
+                await _wait_in_thread(lock.acquire, lock.release)
+        except BaseException:
+            self._write_lock.release()
+            raise
+
+    def _drop_write_locks(self) -> None:
+        try:
+            if self._process_lock is not None:
+                self._process_lock.release()
+        finally:
+            self._write_lock.release()
+
     def transact(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` in a write transaction, committed when this returns."""
         self._start_writer()
@@ -274,8 +427,22 @@ class Database:
         self._jobs.put((fn, done))
         return done.result()
 
-    async def transact_async(self, fn: Callable[[Connection], T]) -> T:
-        """``transact`` for the event loop: wait for the commit without holding a thread."""
+    async def transact_async(self, fn: Callable[[Connection], T], on_loop: bool = False) -> T:
+        """``transact`` for the event loop: wait for the commit without holding a thread.
+
+        ``on_loop`` (SQLite; for short jobs, such as a comment's): run the job on the
+        event loop itself, batched with the jobs that queue up meanwhile, and only the
+        commit (its fsync) in a thread. In the writer thread, every statement lets go of
+        the GIL and the loop takes it, often for milliseconds, while the writer holds the
+        lock every process waits for; on the loop the batch runs without a hand-over:
+        1.3-1.4x the durable comment writes per second (bench/README.md)."""
+        if on_loop and self.is_sqlite:
+            loop = asyncio.get_running_loop()
+            batches = self._loop_batches.get(loop)
+            if batches is None:
+                batches = self._loop_batches[loop] = _LoopBatches(self)
+            value: T = await batches.submit(fn)
+            return value
         self._start_writer()
         done: Future[T] = Future()
         self._jobs.put((fn, done))
@@ -316,27 +483,7 @@ class Database:
             outcomes: list[tuple[Future[Any], bool, Any]] = []
             try:
                 with self.write() as conn:
-                    # The savepoints go straight to the driver: through SQLAlchemy
-                    # (``begin_nested``) they cost as much as a job's own statements.
-                    raw = conn.connection.dbapi_connection
-                    assert raw is not None
-                    cursor = raw.cursor()
-                    try:
-                        for fn, done in batch:
-                            try:
-                                cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
-                                value = fn(conn)
-                                cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-                            except Exception as exc:  # the job's own error: its work undone
-                                if _retryable(exc):
-                                    raise
-                                cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-                                cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-                                outcomes.append((done, False, exc))
-                            else:
-                                outcomes.append((done, True, value))
-                    finally:
-                        cursor.close()
+                    outcomes = _run_jobs(conn, batch)
                 break
             except Exception as exc:  # the transaction failed: every job in it failed
                 if _retryable(exc) and attempt < 3:
@@ -344,13 +491,38 @@ class Database:
                     continue
                 log.exception("write batch of %d failed", len(batch))
                 for _fn, done in batch:
-                    done.set_exception(exc)
+                    _settle(done, False, exc)
                 return
         for done, ok, value in outcomes:
-            if ok:
-                done.set_result(value)
-            else:
-                done.set_exception(value)
+            _settle(done, ok, value)
+
+    def _commit_on_loop(self, batch: list[LoopJob]) -> Callable[[], list[tuple[Any, bool, Any]]]:
+        """Begin, run ``batch`` here (on the event loop), and return a function that
+        commits and then lets go of the write locks, for a thread (the next writer, of
+        any process, need not wait for this loop's turn). The caller holds the locks;
+        when this raises, they are still the caller's to drop."""
+        conn = self.engine.connect()
+        conn.info[_WRITE] = True
+        try:
+            transaction = conn.begin()
+            outcomes = _run_jobs(conn, batch)
+        except BaseException:
+            conn.info.pop(_WRITE, None)
+            conn.close()  # rolls back
+            raise
+
+        def commit() -> list[tuple[Any, bool, Any]]:
+            try:
+                transaction.commit()
+            finally:
+                conn.info.pop(_WRITE, None)
+                try:
+                    conn.close()
+                finally:
+                    self._drop_write_locks()
+            return outcomes
+
+        return commit
 
     # -- read replica (PostgreSQL only) ----------------------------------------------------
 
