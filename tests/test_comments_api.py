@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from .conftest import ADMIN, post, rows
@@ -390,3 +391,41 @@ def test_a_comment_can_be_fetched_at_its_location(make_client: Any) -> None:
     assert public.status_code == 200
     assert public.json()["html"] == "<p>held</p>"
     assert client.get("/api/v1/comments/999999").json()["code"] == "unknown_comment"
+
+
+@pytest.mark.parametrize("origin", [None, "https://news.example", "https://elsewhere.example"])
+def test_a_cached_read_carries_the_headers_of_a_built_one(
+    make_client: Any, origin: str | None
+) -> None:
+    # The cached read is answered before every middleware: it adds their headers itself.
+    client = make_client(
+        env="production", allowed_origins="https://news.example", public_url="https://c.example"
+    )
+    post(client, body="first")
+    routed: list[str] = []
+    router = client.app.router
+    inner = router.middleware_stack
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        routed.append(scope["path"])
+        await inner(scope, receive, send)
+
+    router.middleware_stack = spy
+    headers = {"Origin": origin} if origin else {}
+    built = client.get("/api/v1/comments", params={"uri": "/story"}, headers=headers)
+    cached = client.get("/api/v1/comments", params={"uri": "/story"}, headers=headers)
+    assert routed == ["/api/v1/comments"]  # the second one never reached the router
+    assert built.status_code == cached.status_code == 200
+    assert cached.content == built.content
+    assert cached.headers.items() == built.headers.items()
+    assert cached.headers["strict-transport-security"] == "max-age=31536000"
+    assert cached.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    allowed = cached.headers.get("access-control-allow-origin")
+    assert allowed == (origin if origin == "https://news.example" else None)
+    etag = {**headers, "If-None-Match": built.headers["etag"]}
+    not_modified = client.get("/api/v1/comments", params={"uri": "/story"}, headers=etag)
+    assert not_modified.status_code == 304 and routed == ["/api/v1/comments"]
+    assert (
+        not_modified.headers["content-security-policy"] == cached.headers["content-security-policy"]
+    )
+    assert not_modified.headers.get("vary") == built.headers.get("vary")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import signal
@@ -136,20 +137,27 @@ def create_app(
         return api.json_response(schema)
 
     frame_ancestors = sorted({o for s in settings.sites for o in s.origins})
-    app.add_middleware(CachedThreads, ctx=ctx, cache=app.state.thread_cache)
-    app.add_middleware(
-        SecurityHeaders,
-        page_policy=page_csp(frame_ancestors),
-        hsts=settings.public_url.startswith("https:"),
-    )
-    app.add_middleware(CORS, allowed=lambda origin: _any_site_allows(ctx, origin))
+    hsts = settings.public_url.startswith("https:")
+    allowed = functools.partial(_any_site_allows, ctx)
+    app.add_middleware(SecurityHeaders, page_policy=page_csp(frame_ancestors), hsts=hsts)
+    app.add_middleware(CORS, allowed=allowed)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
         large_paths=("/api/v1/articles", "/api/v1/anchor", "/api/v1/admin/words", "/admin/words"),
         large_bytes=settings.max_article_bytes,
     )
-    app.add_middleware(MeasureRequests, registry=operations.registry)  # outermost
+    app.add_middleware(MeasureRequests, registry=operations.registry)
+    # outermost: a cached thread read skips every other layer (it adds their headers and
+    # records its own metrics; tests/test_operations.py, tests/test_security.py check both)
+    app.add_middleware(
+        CachedThreads,
+        ctx=ctx,
+        cache=app.state.thread_cache,
+        registry=operations.registry,
+        allowed=allowed,
+        hsts=hsts,
+    )
     return app
 
 

@@ -42,20 +42,30 @@ class SecurityHeaders:
                 headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                add = [(b"x-content-type-options", b"nosniff")]
-                if b"referrer-policy" not in names:  # pages reached from mail set no-referrer
-                    add.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
-                if b"content-security-policy" not in names:
-                    csp = self.page_policy if ctype.startswith(b"text/html") else _API_CSP.encode()
-                    add.append((b"content-security-policy", csp))
-                if ctype.startswith(b"text/html"):
-                    add.append((b"x-frame-options", b"SAMEORIGIN"))
-                if self.hsts:
-                    add.append((b"strict-transport-security", b"max-age=31536000"))
-                message["headers"] = headers + add
+                message["headers"] = headers + security_headers(
+                    ctype, names, self.page_policy, self.hsts
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def security_headers(
+    ctype: bytes, names: set[bytes], page_policy: bytes, hsts: bool
+) -> list[tuple[bytes, bytes]]:
+    """What ``SecurityHeaders`` adds to a response of this content type that already has
+    the headers ``names`` (lower case); the cached thread read adds the same."""
+    add = [(b"x-content-type-options", b"nosniff")]
+    if b"referrer-policy" not in names:  # pages reached from mail set no-referrer
+        add.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+    if b"content-security-policy" not in names:
+        csp = page_policy if ctype.startswith(b"text/html") else _API_CSP.encode()
+        add.append((b"content-security-policy", csp))
+    if ctype.startswith(b"text/html"):
+        add.append((b"x-frame-options", b"SAMEORIGIN"))
+    if hsts:
+        add.append((b"strict-transport-security", b"max-age=31536000"))
+    return add
 
 
 class BodyLimit:
@@ -164,15 +174,23 @@ class CORS:
             await send({"type": "http.response.body", "body": b""})
             return
 
+        extra = cors_headers(origin, ok)
+
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                extra = [(b"vary", b"Origin")]
-                if ok:
-                    extra += _cors_headers(origin)
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
+
+
+def cors_headers(origin: str, allowed: bool) -> list[tuple[bytes, bytes]]:
+    """What ``CORS`` adds to a public response to a request from ``origin`` (not a
+    preflight); the cached thread read adds the same."""
+    extra = [(b"vary", b"Origin")]
+    if allowed:
+        extra += _cors_headers(origin)
+    return extra
 
 
 def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
