@@ -266,6 +266,12 @@ def version(ctx: Context, site: Site, uri: str) -> int | None:
     return ctx.versions.get(site.id, inputs.uri(uri))
 
 
+async def version_async(ctx: Context, site: Site, uri: str) -> int | None:
+    """``version`` for the event loop (PostgreSQL: the round trip awaited there)."""
+    assert ctx.versions is not None
+    return await ctx.versions.get_async(site.id, inputs.uri(uri))
+
+
 def versions_inline(ctx: Context) -> bool:
     return ctx.versions is not None and ctx.versions.inline
 

@@ -3,11 +3,13 @@
 On SQLite a dedicated connection per thread (autocommit, WAL: readers never wait for the
 writer) answers in microseconds, cheaply enough to ask on the event loop itself. On
 PostgreSQL a small set of autocommit connections outside the pool answers with one round
-trip (no BEGIN/COMMIT, no pool checkout); at most ``PG_CONNECTIONS`` per process.
+trip (no BEGIN/COMMIT, no pool checkout); at most ``PG_CONNECTIONS`` per process, and as
+many asynchronous ones per event loop (``get_async``: no thread hop per read).
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import sqlite3
 import threading
@@ -28,6 +30,11 @@ class VersionReader:
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._slots = threading.BoundedSemaphore(PG_CONNECTIONS)
         self._closed = False
+        # Asynchronous connections (get_async): used by one coroutine at a time, on
+        # whichever event loop asks (psycopg binds them to none); at most PG_CONNECTIONS.
+        self._async_lock = threading.Lock()
+        self._async_idle: list[Any] = []
+        self._async_open = 0
 
     def _sqlite(self) -> Any:
         conn = getattr(self._local, "conn", None)
@@ -71,8 +78,53 @@ class VersionReader:
                 self._idle.put(conn)
         return None if row is None else int(row[0])
 
+    async def get_async(self, site_id: int, uri: str) -> int | None:
+        """``get`` for the event loop, on PostgreSQL without a thread: the query's round
+        trip is awaited on the loop (SQLite answers ``get`` at once). When all of the
+        asynchronous connections are busy, a thread asks on a synchronous one."""
+        if self.inline:
+            return self.get(site_id, uri)
+        import psycopg
+
+        with self._async_lock:
+            conn = self._async_idle.pop() if self._async_idle else None
+            opening = conn is None and self._async_open < PG_CONNECTIONS and not self._closed
+            if opening:
+                self._async_open += 1
+        if conn is None and not opening:
+            return await asyncio.to_thread(self._postgres, site_id, uri)
+        try:
+            if conn is None:
+                url = self.db.engine.url.set(drivername="postgresql")
+                conn = await psycopg.AsyncConnection.connect(
+                    url.render_as_string(hide_password=False), autocommit=True
+                )
+            cursor = await conn.execute(_PG, (site_id, uri))
+            row = await cursor.fetchone()
+        except BaseException:
+            self._drop_async(conn)
+            raise
+        with self._async_lock:
+            keep = not self._closed
+            if keep:
+                self._async_idle.append(conn)
+        if not keep:
+            self._drop_async(conn)
+        return None if row is None else int(row[0])
+
+    def _drop_async(self, conn: Any) -> None:
+        with self._async_lock:
+            self._async_open -= 1
+        if conn is not None:
+            # libpq's own close: it needs no event loop (the one it last ran on may be gone)
+            conn.pgconn.finish()
+
     def close(self) -> None:
         self._closed = True
+        with self._async_lock:
+            idle, self._async_idle = self._async_idle, []
+        for conn in idle:
+            self._drop_async(conn)
         while True:
             try:
                 self._idle.get_nowait().close()

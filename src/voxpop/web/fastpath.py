@@ -19,7 +19,6 @@ from time import perf_counter
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from voxpop import errors
@@ -72,7 +71,7 @@ class FreshVersions:
         # From here on, a request for this article waits for the query after this one.
         del waiting[key]
         try:
-            value = await to_thread.run_sync(threads.version, self.ctx, site, uri)
+            value = await threads.version_async(self.ctx, site, uri)
         except Exception as exc:
             answer.set_exception(exc)
             answer.add_done_callback(_retrieved)  # however many callers are left to hear
