@@ -33,9 +33,13 @@ import sys
 SYSTEMS = [
     ("isso", "Isso 0.14"),
     ("voxpop-sqlite", "voxpop SQLite"),
+    ("voxpop-sqlite-writers", "voxpop SQLite, {w} processes"),
     ("voxpop-pg", "voxpop PG"),
+    ("voxpop-pg-writers", "voxpop PG, {w} processes"),
     ("bare", "bare ASGI (same bytes)"),
 ]
+# Systems that run the write scenario only (bench/run: BENCH_WRITE_WORKERS processes).
+WRITES_ONLY = {"voxpop-sqlite-writers", "voxpop-pg-writers"}
 SCENARIOS = [  # (scenario, n, c, label)
     ("get", 10, 1, "read 10, c=1"),
     ("get", 10, 32, "read 10, c=32"),
@@ -181,6 +185,8 @@ def main_table(run_dir, data, busy):
         for name, title in SYSTEMS:
             s = summary(data[name].get((*key, ""), []))
             if s is None:
+                if name in WRITES_ONLY and (scen != "post" or not data[name]):
+                    continue
                 if name != "bare" and (name != "isso" or scen != "getu"):
                     print(f"| {label} | {title} | no data |" + " |" * 10)
                 continue
@@ -307,7 +313,14 @@ def durability_notes(run_dir):
 
 
 def main():
+    global SYSTEMS
     run_dir = sys.argv[1]
+    workers = "2"  # bench/run records BENCH_WRITE_WORKERS in the run's directory
+    path = os.path.join(run_dir, "write-workers")
+    if os.path.exists(path):
+        with open(path) as f:
+            workers = f.read().strip() or workers
+    SYSTEMS = [(name, title.replace("{w}", workers)) for name, title in SYSTEMS]
     data = {name: load(run_dir, name) for name, _ in SYSTEMS}
     busy = []
     main_table(run_dir, data, busy)

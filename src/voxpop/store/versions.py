@@ -4,7 +4,7 @@ On SQLite a dedicated connection per thread (autocommit, WAL: readers never wait
 writer) answers in microseconds, cheaply enough to ask on the event loop itself. On
 PostgreSQL a small set of autocommit connections outside the pool answers with one round
 trip (no BEGIN/COMMIT, no pool checkout); at most ``PG_CONNECTIONS`` per process, and as
-many asynchronous ones per event loop (``get_async``: no thread hop per read).
+many asynchronous ones (``get_async``: the event loop awaits the round trip, no thread).
 """
 
 from __future__ import annotations
