@@ -351,12 +351,19 @@ def count_queries(ctx, db, rec, site, settings, nested, threads, Sort, Filter):
     actx = app.state.ctx
     version_reads = [0]
     real_get = actx.versions.get
+    real_get_async = actx.versions.get_async
 
     def counted_get(site_id, uri):
         version_reads[0] += 1
         return real_get(site_id, uri)
 
+    async def counted_get_async(site_id, uri):
+        # the cached read's path on PostgreSQL (web/fastpath.py), awaited on the loop
+        version_reads[0] += 1
+        return await real_get_async(site_id, uri)
+
     actx.versions.get = counted_get
+    actx.versions.get_async = counted_get_async
     out = []
     for size, (uri, approved) in nested.items():
         with rec.capture() as stmts:
