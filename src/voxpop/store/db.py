@@ -36,7 +36,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -275,10 +275,13 @@ def _settle(done: Any, ok: bool, value: Any) -> None:
     request): the write stands, and nobody is told."""
     if done.done():
         return
-    if ok:
-        done.set_result(value)
-    else:
-        done.set_exception(value)
+    try:
+        if ok:
+            done.set_result(value)
+        else:
+            done.set_exception(value)
+    except (InvalidStateError, asyncio.InvalidStateError):
+        pass  # cancelled between the check and now, from the caller's thread
 
 
 async def _wait_in_thread(acquire: Callable[[], Any], release: Callable[[], None]) -> None:
