@@ -68,6 +68,7 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.server.shutdown()
+    r.server.server_close()  # its listening socket, else closed (with a warning) by the GC
 
 
 @pytest.fixture(scope="module")
