@@ -491,3 +491,42 @@ def test_a_reconnect_is_not_sent_what_it_already_has(database: Database) -> None
         await hub.stop()
 
     asyncio.run(run())
+
+
+def test_with_no_reader_open_the_hub_keeps_count_and_a_new_reader_gets_only_what_follows(
+    database: Database,
+) -> None:
+    import asyncio
+
+    from voxpop.services import events as live
+
+    ctx = _hub_ctx(database)
+    article = _article(database, "/unread")
+
+    async def wait_for(hub: live.Hub, seq: int) -> None:
+        for _ in range(250):
+            if hub.last >= seq:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the hub stayed at {hub.last}, short of {seq}")
+
+    async def run() -> None:
+        hub = live.Hub(ctx)
+        await hub.start()
+        for i in range(3):  # written while nobody listens
+            _write(database, article, "vote", f'{{"n":{i}}}', None)
+        with database.read() as conn:
+            newest = event_store.last(conn)
+        hub.written()
+        await wait_for(hub, newest)
+        assert hub.last == newest
+        stream = hub.open(ctx.site("default").id, "/unread")
+        _write(database, article, "vote", '{"n":"after"}', None)
+        hub.written()
+        await wait_for(hub, newest + 1)
+        got = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
+        assert [e.data for e in got] == ['{"n":"after"}']  # none of the three before it
+        hub.close(stream)
+        await hub.stop()
+
+    asyncio.run(run())

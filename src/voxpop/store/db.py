@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -68,13 +69,23 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns' serialiser: orjson (a tenth of the standard library's time per event
+    or spam-feature row); non-string keys become strings, as ``json.dumps`` makes them."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_engine(url: str, synchronous: str = "full") -> Engine:
     """An engine for ``url``; ``synchronous`` is SQLite's (ignored on PostgreSQL)."""
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
     url = normalise_url(url)
+    json_kwargs: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        kwargs: dict[str, Any] = {
+            "connect_args": {"check_same_thread": False, "timeout": 30},
+            **json_kwargs,
+        }
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs["poolclass"] = StaticPool
         else:
@@ -90,7 +101,7 @@ def create_engine(url: str, synchronous: str = "full") -> Engine:
         _configure_sqlite(engine, synchronous)
         return engine
     # No pre-ping (a round trip per checkout); recycle instead, and reconnect on error.
-    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+    return sa.create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800, **json_kwargs)
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

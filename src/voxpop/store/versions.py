@@ -19,6 +19,7 @@ from voxpop.store.db import Database
 
 _SQLITE = "SELECT version FROM articles WHERE site_id = ? AND uri = ?"
 _PG = "SELECT version FROM articles WHERE site_id = %s AND uri = %s"
+_SQLITE_LAST_EVENT = "SELECT max(seq) FROM events"
 PG_CONNECTIONS = 8
 
 
@@ -57,6 +58,17 @@ class VersionReader:
                 cursor.close()
             return None if row is None else int(row[0])
         return self._postgres(site_id, uri)
+
+    def last_event(self) -> int:
+        """The highest event number (SQLite only: as cheap as ``get``, asked on the loop
+        by the live-update hub after each write when no stream is open)."""
+        assert self.inline, "only SQLite answers on the event loop"
+        cursor = self._sqlite().cursor()
+        try:
+            row = cursor.execute(_SQLITE_LAST_EVENT).fetchone()
+        finally:
+            cursor.close()
+        return int(row[0] or 0)
 
     def _postgres(self, site_id: int, uri: str) -> int | None:
         import psycopg
