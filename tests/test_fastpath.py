@@ -1,15 +1,17 @@
 """The cached read's version check on PostgreSQL: concurrent reads of one article share a
-query, but never one sent before they arrived (read-your-writes across processes)."""
+query, but never one sent before they arrived (read-your-writes across processes); and
+its reading of the query string."""
 
 from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
-from voxpop.web.fastpath import FreshVersions
+from voxpop.web.fastpath import FreshVersions, _params
 
 
 class SlowVersions:
@@ -97,3 +99,36 @@ def test_a_reader_that_goes_away_leaves_the_answer_to_the_others() -> None:
         assert leaving.cancelled()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"",
+        b"uri=/story",
+        b"uri=%2Fstory%3Fa%3D1&limit=5&sort=new",
+        b"uri=/caf%C3%A9+au+lait&site=default",
+        b"uri=/%E2%9C%93&cursor=abc_-",
+        b"uri=/bad%ZZescape",
+        b"uri=/caf\xc3\xa9",  # raw non-ASCII bytes, as a client may send them
+        b"uri=/s&filter=all&sort=best&limit=50&cursor=x&site=default",
+    ],
+)
+def test_a_plain_query_string_reads_as_parse_qsl_reads_it(query: bytes) -> None:
+    assert _params(query) == dict(parse_qsl(query.decode("latin-1")))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"uri=/a&uri=/b",  # twice: which one the route takes is its business
+        b"uri=/a&uri=/a",
+        b"uri=/a&limit=",  # a blank value (parse_qsl drops it, the route reports it)
+        b"uri=/a&limit",
+        b"uri=/a&&limit=5",
+        b"uri=/a=b",
+        b"uri=/a&%75ri=/b",  # the same name, once escaped
+    ],
+)
+def test_an_unusual_query_string_is_left_to_the_route(query: bytes) -> None:
+    assert _params(query) is None

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from voxpop import __version__, errors
 from voxpop.services import events, threads
@@ -47,6 +48,24 @@ DESCRIPTION = """Reader engagement for news sites: threaded comments, votes, rat
 inline feedback and notifications. Errors are `application/problem+json` with a stable
 `code`. Readers authenticate with `Authorization: Bearer <reader_token>` (minted by their
 first write); moderators with the admin token."""
+
+
+class VoxpopApp(FastAPI):
+    """FastAPI with the cached thread read (web/fastpath.py) in front of it: a hit passes
+    through none of Starlette's own layers either (its error middleware wraps every
+    ``send``; the application's middleware runs for everything else)."""
+
+    cached_threads: CachedThreads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.cached_threads
+        if fast is not None and scope["type"] == "http":
+            await fast(scope, receive, send)  # which hands anything else to full_stack
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -86,7 +105,7 @@ def create_app(
         if db is None:
             database.dispose()
 
-    app = FastAPI(
+    app = VoxpopApp(
         title="voxpop",
         version=__version__,
         description=DESCRIPTION,
@@ -148,10 +167,11 @@ def create_app(
         large_bytes=settings.max_article_bytes,
     )
     app.add_middleware(MeasureRequests, registry=operations.registry)
-    # outermost: a cached thread read skips every other layer (it adds their headers and
-    # records its own metrics; tests/test_operations.py, tests/test_security.py check both)
-    app.add_middleware(
-        CachedThreads,
+    # in front of the app: a cached thread read skips every other layer (it adds their
+    # headers and records its own metrics; tests/test_operations.py, tests/test_security.py
+    # check both)
+    app.cached_threads = CachedThreads(
+        app.full_stack,
         ctx=ctx,
         cache=app.state.thread_cache,
         registry=operations.registry,

@@ -13,6 +13,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from voxpop.store.db import Database
@@ -20,6 +21,8 @@ from voxpop.store.db import Database
 _SQLITE = "SELECT version FROM articles WHERE site_id = ? AND uri = ?"
 _PG = "SELECT version FROM articles WHERE site_id = %s AND uri = %s"
 _SQLITE_LAST_EVENT = "SELECT max(seq) FROM events"
+_PG_NUMBERED = b"SELECT version FROM articles WHERE site_id = $1 AND uri = $2"
+_PREPARED = b"voxpop_version"
 PG_CONNECTIONS = 8
 
 
@@ -91,9 +94,11 @@ class VersionReader:
         return None if row is None else int(row[0])
 
     async def get_async(self, site_id: int, uri: str) -> int | None:
-        """``get`` for the event loop, on PostgreSQL without a thread: the query's round
-        trip is awaited on the loop (SQLite answers ``get`` at once). When all of the
-        asynchronous connections are busy, a thread asks on a synchronous one."""
+        """``get`` for the event loop, on PostgreSQL without a thread: the query goes
+        straight to libpq (a prepared statement; the loop waits for the socket), which
+        costs a fraction of psycopg's cursor machinery on this, the hottest read (SQLite
+        answers ``get`` at once). When all of the asynchronous connections are busy, a
+        thread asks on a synchronous one."""
         if self.inline:
             return self.get(site_id, uri)
         import psycopg
@@ -111,8 +116,15 @@ class VersionReader:
                 conn = await psycopg.AsyncConnection.connect(
                     url.render_as_string(hide_password=False), autocommit=True
                 )
-            cursor = await conn.execute(_PG, (site_id, uri))
-            row = await cursor.fetchone()
+                # psycopg connected it; from here on only its libpq connection is used
+                await _exchange(
+                    conn.pgconn, lambda: conn.pgconn.send_prepare(_PREPARED, _PG_NUMBERED)
+                )
+            pgconn = conn.pgconn
+            value = await _exchange(
+                pgconn,
+                lambda: pgconn.send_query_prepared(_PREPARED, [b"%d" % site_id, uri.encode()]),
+            )
         except BaseException:
             self._drop_async(conn)
             raise
@@ -122,7 +134,7 @@ class VersionReader:
                 self._async_idle.append(conn)
         if not keep:
             self._drop_async(conn)
-        return None if row is None else int(row[0])
+        return None if value is None else int(value)
 
     def _drop_async(self, conn: Any) -> None:
         with self._async_lock:
@@ -142,3 +154,63 @@ class VersionReader:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+
+async def _exchange(pgconn: Any, send: Callable[[], None]) -> bytes | None:
+    """Send one command on a non-blocking libpq connection and wait, on the event loop,
+    for its result: the first column of its first row (None without one). Raises
+    psycopg's OperationalError when the connection fails, DatabaseError when the command
+    does."""
+    import psycopg
+    from psycopg import pq
+
+    loop = asyncio.get_running_loop()
+    fd = pgconn.socket
+    done: asyncio.Future[None] = loop.create_future()
+    results: list[Any] = []
+
+    def settle(exc: BaseException | None = None) -> None:
+        loop.remove_reader(fd)
+        loop.remove_writer(fd)
+        if not done.done():
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+    def readable() -> None:
+        try:
+            pgconn.consume_input()
+            while not pgconn.is_busy():
+                result = pgconn.get_result()
+                if result is None:
+                    settle()
+                    return
+                results.append(result)
+        except Exception as exc:
+            settle(exc)
+
+    def writable() -> None:
+        try:
+            if pgconn.flush() == 0:
+                loop.remove_writer(fd)
+        except Exception as exc:
+            settle(exc)
+
+    send()
+    if pgconn.flush() != 0:  # more to send than the socket took at once
+        loop.add_writer(fd, writable)
+    loop.add_reader(fd, readable)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        loop.remove_writer(fd)
+    value = None
+    for result in results:
+        if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            message = result.error_message.decode("utf-8", "replace") or "the query failed"
+            raise psycopg.DatabaseError(message)
+        if value is None and result.status == pq.ExecStatus.TUPLES_OK and result.ntuples:
+            value = result.get_value(0, 0)
+    return value

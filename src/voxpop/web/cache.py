@@ -20,7 +20,7 @@ def thread_key(
     return (site_id, uri, str(sort), str(filter_), limit, cursor or None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Entry:
     version: int
     etag: str
