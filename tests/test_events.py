@@ -530,3 +530,32 @@ def test_with_no_reader_open_the_hub_keeps_count_and_a_new_reader_gets_only_what
         await hub.stop()
 
     asyncio.run(run())
+
+
+def test_a_timed_sweep_numbers_rows_a_crashed_process_left_and_is_idle_otherwise(
+    postgres_db: Database,
+) -> None:
+    import asyncio
+
+    from voxpop.services import events as live
+
+    _truncate_events(postgres_db)
+    ctx = _hub_ctx(postgres_db)
+    article = _article(postgres_db, "/swept")
+
+    async def run() -> None:
+        hub = live.Hub(ctx)
+        assert await asyncio.to_thread(hub._sequence, True) == 0  # nothing waits: a read only
+        with postgres_db.write() as conn:  # written by a process that died before numbering
+            event_store.add(conn, article, "vote", '{"n":"left"}', datetime.now(UTC))
+        assert await asyncio.to_thread(hub._sequence, True) == 1
+        assert await asyncio.to_thread(hub._sequence, True) == 0
+        with postgres_db.read() as conn:
+            assert not event_store.unsequenced(conn)
+
+    asyncio.run(run())
+
+
+def _truncate_events(db: Database) -> None:
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE events, articles, sites RESTART IDENTITY CASCADE")

@@ -278,7 +278,14 @@ class Hub:
         with self.ctx.db.read() as conn:
             return event_store.last(conn)
 
-    def _sequence(self) -> int:
+    def _sequence(self, swept: bool = False) -> int:
+        """Number what is committed unnumbered (PostgreSQL). ``swept``: a timed look, not
+        a known write: asked first on a read connection, so that an idle process takes no
+        write transaction and no advisory lock every few seconds."""
+        if swept:
+            with self.ctx.db.read() as conn:
+                if not event_store.unsequenced(conn):
+                    return 0
         numbered = 0
         while True:
             with self.ctx.db.write() as conn:
@@ -317,9 +324,10 @@ class Hub:
             try:
                 now = time.monotonic()
                 if self._postgres and (self._wrote or now >= next_sweep):
+                    swept = not self._wrote
                     self._wrote = False
                     next_sweep = now + SWEEP_SECONDS
-                    numbered = await to_thread.run_sync(self._sequence)
+                    numbered = await to_thread.run_sync(self._sequence, swept)
                     if numbered > 0:
                         await self._ring()
                 elif self._wrote:

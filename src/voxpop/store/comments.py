@@ -149,18 +149,23 @@ def top_level(
     c = comments.c
     reply = comments.alias("reply")
     # A deleted comment is listed (as a placeholder) only while replies hang below it,
-    # decided here so that a page is never short of ``limit`` visible comments.
-    has_replies = (
-        sa.exists()
+    # decided here so that a page is never short of ``limit`` visible comments. A scalar
+    # subquery with LIMIT 1, not EXISTS: under the OR, PostgreSQL may run an EXISTS as a
+    # hashed subplan, which reads every approved reply of the whole table once to build
+    # its hash; this one is one probe of ix_comments_root, for deleted comments only.
+    first_reply = (
+        sa.select(reply.c.id)
         .where(reply.c.root_id == c.id, reply.c.status == CommentStatus.APPROVED.value)
+        .limit(1)
         .correlate(comments)
+        .scalar_subquery()
     )
     stmt = sa.select(*_COLS).where(
         c.article_id == article_id,
         c.root_id.is_(None),
         sa.or_(
             c.status == CommentStatus.APPROVED.value,
-            sa.and_(c.status == CommentStatus.DELETED.value, has_replies),
+            sa.and_(c.status == CommentStatus.DELETED.value, first_reply.is_not(None)),
         ),
     )
     if filter_ is Filter.FEEDBACK:
