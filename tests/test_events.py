@@ -260,6 +260,8 @@ def test_stopping_the_server_hands_its_readers_off_at_once(tmp_path: Path) -> No
 
 def test_sequencing_on_postgresql_numbers_rows_in_order_once(postgres_db: Database) -> None:
     db = postgres_db
+    with db.write() as conn:  # rows an earlier test left unnumbered (no hub ran there)
+        event_store.sequence(conn)
     with db.write() as conn:
         site = site_store.ensure(conn, ["sequencing"])["sequencing"]
         article = article_store.get_or_create(conn, site, "/sequencing", "").id
@@ -512,6 +514,14 @@ def test_with_no_reader_open_the_hub_keeps_count_and_a_new_reader_gets_only_what
 
     async def run() -> None:
         hub = live.Hub(ctx)
+        read_rows = hub._read
+        reads: list[int] = []
+
+        def counted_read(after: int) -> list[Any]:
+            reads.append(after)
+            return read_rows(after)
+
+        hub._read = counted_read  # type: ignore[method-assign]
         await hub.start()
         for i in range(3):  # written while nobody listens
             _write(database, article, "vote", f'{{"n":{i}}}', None)
@@ -520,6 +530,8 @@ def test_with_no_reader_open_the_hub_keeps_count_and_a_new_reader_gets_only_what
         hub.written()
         await wait_for(hub, newest)
         assert hub.last == newest
+        if database.is_sqlite:
+            assert reads == []  # no rows read for nobody: one lookup of the highest number
         stream = hub.open(ctx.site("default").id, "/unread")
         _write(database, article, "vote", '{"n":"after"}', None)
         hub.written()
@@ -543,9 +555,21 @@ def test_a_timed_sweep_numbers_rows_a_crashed_process_left_and_is_idle_otherwise
     ctx = _hub_ctx(postgres_db)
     article = _article(postgres_db, "/swept")
 
+    writes: list[int] = []
+    write = postgres_db.write
+
+    def counted_write() -> Any:
+        writes.append(1)
+        return write()
+
     async def run() -> None:
         hub = live.Hub(ctx)
-        assert await asyncio.to_thread(hub._sequence, True) == 0  # nothing waits: a read only
+        postgres_db.write = counted_write  # type: ignore[method-assign]
+        try:
+            assert await asyncio.to_thread(hub._sequence, True) == 0
+        finally:
+            del postgres_db.write
+        assert writes == []  # nothing waits: a read, no write transaction, no lock
         with postgres_db.write() as conn:  # written by a process that died before numbering
             event_store.add(conn, article, "vote", '{"n":"left"}', datetime.now(UTC))
         assert await asyncio.to_thread(hub._sequence, True) == 1

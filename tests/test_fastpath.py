@@ -132,3 +132,41 @@ def test_a_plain_query_string_reads_as_parse_qsl_reads_it(query: bytes) -> None:
 )
 def test_an_unusual_query_string_is_left_to_the_route(query: bytes) -> None:
     assert _params(query) is None
+
+
+def test_a_fault_of_the_cached_path_is_answered_by_the_app(tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from voxpop.app import create_app
+
+    from .conftest import build_settings
+
+    app = create_app(build_settings(f"sqlite:///{tmp_path / 'fault.db'}"))
+    with TestClient(app) as client:
+        posted = client.post("/api/v1/comments", json={"uri": "/fault", "body": "hello"})
+        assert posted.status_code == 201
+        first = client.get("/api/v1/comments", params={"uri": "/fault"})
+        assert first.status_code == 200
+        fast = app.cached_threads  # type: ignore[attr-defined]
+        fast._answers.clear()
+
+        def broken(entry: Any) -> Any:
+            raise RuntimeError("a fault in the cached path")
+
+        fast._answer = broken
+        again = client.get("/api/v1/comments", params={"uri": "/fault"})
+        assert again.status_code == 200  # the route answered, not a bare 500
+        assert again.json() == first.json()
+        assert again.headers["content-security-policy"] == first.headers["content-security-policy"]
+
+
+def test_a_long_query_string_is_answered_but_not_remembered() -> None:
+    from voxpop.web import fastpath
+
+    fast: Any = fastpath.CachedThreads.__new__(fastpath.CachedThreads)
+    fast._targets = {}
+    fast.ctx = SimpleNamespace(sites={"default": SimpleNamespace(id=1)})
+    short = b"uri=/a"
+    long = b"uri=/" + b"a" * (fastpath._REMEMBERED_QUERY + 1)
+    assert fast._target(short) is not None and short in fast._targets
+    assert fast._target(long) is not None and long not in fast._targets

@@ -247,3 +247,12 @@ def test_direct_statements_answer_as_sqlalchemy_does(database: Database) -> None
     with database.write() as conn:
         conn.execute(sa.update(articles).where(articles.c.id == article).values(closed_at=now))
         assert moderation_store.is_closed(conn, article)
+
+
+def test_json_columns_read_and_write_what_the_standard_library_did() -> None:
+    from voxpop.store.db import _json_text, _json_value
+
+    assert _json_value(_json_text({1: "é", "k": [1, 2]})) == {"1": "é", "k": [1, 2]}
+    assert _json_value(_json_text(2**70)) == 2**70  # beyond orjson's 64 bits
+    assert _json_value('{"x": NaN}')["x"] != _json_value('{"x": NaN}')["x"]  # json.dumps's NaN
+    assert _json_value('"\\ud800"') == "\ud800"  # an escaped lone surrogate

@@ -345,7 +345,7 @@ class Hub:
 
     async def _fan_out(self) -> None:
         versions = self.ctx.versions
-        if not self._streams and versions is not None and versions.inline:
+        if not self._streams and versions is not None and versions.file_backed:
             # Nobody to tell: only keep up with the numbering (for the next stream's
             # floor), with one cheap read on the loop instead of the rows in a thread.
             self.last = max(self.last, versions.last_event())

@@ -28,6 +28,7 @@ and reads the primary otherwise. A replica that errors is left alone for a few s
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import queue
@@ -71,8 +72,22 @@ def normalise_url(url: str) -> str:
 
 def _json_text(value: Any) -> str:
     """JSON columns' serialiser: orjson (a tenth of the standard library's time per event
-    or spam-feature row); non-string keys become strings, as ``json.dumps`` makes them."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    or spam-feature row); non-string keys become strings, as ``json.dumps`` makes them.
+    What orjson refuses (an integer over 64 bits, a lone surrogate) goes to the standard
+    library, as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def _json_value(text: str | bytes) -> Any:
+    """JSON columns' parser: orjson, and the standard library for what only it reads
+    (``NaN``, escaped lone surrogates: rows written by ``json.dumps``)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def create_engine(url: str, synchronous: str = "full") -> Engine:
@@ -80,7 +95,7 @@ def create_engine(url: str, synchronous: str = "full") -> Engine:
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
     url = normalise_url(url)
-    json_kwargs: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+    json_kwargs: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": _json_value}
     if url.startswith("sqlite"):
         kwargs: dict[str, Any] = {
             "connect_args": {"check_same_thread": False, "timeout": 30},

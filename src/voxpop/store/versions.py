@@ -30,6 +30,9 @@ class VersionReader:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.inline = db.is_sqlite
+        path = db.engine.url.database if db.is_sqlite else None
+        # Its own connection sees the server's data only in a database file.
+        self.file_backed = bool(path) and path != ":memory:" and not str(path).startswith("file:")
         self._local = threading.local()
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._slots = threading.BoundedSemaphore(PG_CONNECTIONS)
@@ -65,7 +68,7 @@ class VersionReader:
     def last_event(self) -> int:
         """The highest event number (SQLite only: as cheap as ``get``, asked on the loop
         by the live-update hub after each write when no stream is open)."""
-        assert self.inline, "only SQLite answers on the event loop"
+        assert self.file_backed, "only a SQLite file answers on the event loop"
         cursor = self._sqlite().cursor()
         try:
             row = cursor.execute(_SQLITE_LAST_EVENT).fetchone()
@@ -114,7 +117,9 @@ class VersionReader:
             if conn is None:
                 url = self.db.engine.url.set(drivername="postgresql")
                 conn = await psycopg.AsyncConnection.connect(
-                    url.render_as_string(hide_password=False), autocommit=True
+                    url.render_as_string(hide_password=False),
+                    autocommit=True,
+                    client_encoding="utf8",  # the URI goes as UTF-8 bytes (uri.encode())
                 )
                 # psycopg connected it; from here on only its libpq connection is used
                 await _exchange(

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 PATH = "/api/v1/comments"
 _KNOWN = {"uri", "site", "sort", "filter", "limit", "cursor"}
 _REMEMBERED = 4096  # query strings and pages whose answers are kept worked out
+_REMEMBERED_QUERY = 2048  # bytes: the longest query string kept
 _UNSEEN: Any = object()
 
 
@@ -140,6 +141,41 @@ class CachedThreads:
             int, tuple[weakref.ref[Entry], bytes, tuple[Any, ...], tuple[Any, ...]]
         ] = {}
 
+    async def _cached(
+        self, scope: Scope, etag_asked: bytes | None, origin: str | None
+    ) -> tuple[int, tuple[Any, ...], bytes] | None:
+        """The answer from the cache (status, headers, body), or None: the app answers."""
+        query = scope["query_string"]
+        target = self._targets.get(query, _UNSEEN)
+        if target is _UNSEEN:
+            target = self._target(query)
+        if target is None:
+            return None
+        site, uri, key = target
+        try:
+            if self.inline:
+                version = threads.version(self.ctx, site, uri)
+            else:
+                version = await self.versions.get(site, uri)
+        except (KeyError, ValueError, errors.VoxpopError):
+            return None
+        except Exception as exc:  # the database: the route answers (and logs) as it can
+            log.warning("cached read: the article's version could not be read: %s", exc)
+            return None
+        entry = self.cache.get(key, version) if version is not None else None
+        if entry is None:
+            return None
+        answer = self._answers.get(id(entry))
+        if answer is None or answer[0]() is not entry:
+            answer = self._answer(entry)
+        if etag_asked is not None and etag_asked == answer[1]:
+            status, headers, body = 304, answer[3], b""
+        else:
+            status, headers, body = 200, answer[2], entry.body
+        if origin:
+            headers = (*headers, *cors_headers(origin, self.allowed(origin)))
+        return status, headers, body
+
     def _target(self, query: bytes) -> tuple[Site, str, Any] | None:
         params = _params(query)
         target = None
@@ -156,9 +192,10 @@ class CachedThreads:
                 target = (site, uri, key)
             except (KeyError, ValueError):
                 pass
-        if len(self._targets) >= _REMEMBERED:
-            self._targets.clear()
-        self._targets[query] = target
+        if len(query) <= _REMEMBERED_QUERY:  # a long one is worked out each time, not kept
+            if len(self._targets) >= _REMEMBERED:
+                self._targets.clear()
+            self._targets[query] = target
         return target
 
     def _answer(
@@ -194,39 +231,15 @@ class CachedThreads:
             elif name in (b"content-length", b"transfer-encoding"):
                 await self.app(scope, receive, send)  # a body: the app's limits apply
                 return
-        query = scope["query_string"]
-        target = self._targets.get(query, _UNSEEN)
-        if target is _UNSEEN:
-            target = self._target(query)
-        if target is None:
-            await self.app(scope, receive, send)
-            return
-        site, uri, key = target
         try:
-            if self.inline:
-                version = threads.version(self.ctx, site, uri)
-            else:
-                version = await self.versions.get(site, uri)
-        except (KeyError, ValueError, errors.VoxpopError):
+            answer = await self._cached(scope, etag_asked, origin)
+        except Exception:  # a fault of this path: the app answers, and reports it
+            log.exception("cached read failed; handing the request to the app")
+            answer = None
+        if answer is None:
             await self.app(scope, receive, send)
             return
-        except Exception as exc:  # the database: the route answers (and logs) as it can
-            log.warning("cached read: the article's version could not be read: %s", exc)
-            await self.app(scope, receive, send)
-            return
-        entry = self.cache.get(key, version) if version is not None else None
-        if entry is None:
-            await self.app(scope, receive, send)
-            return
-        answer = self._answers.get(id(entry))
-        if answer is None or answer[0]() is not entry:
-            answer = self._answer(entry)
-        if etag_asked is not None and etag_asked == answer[1]:
-            status, headers, body = 304, answer[3], b""
-        else:
-            status, headers, body = 200, answer[2], entry.body
-        if origin:
-            headers = (*headers, *cors_headers(origin, self.allowed(origin)))
+        status, headers, body = answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         self.registry.observe("GET", PATH, status, perf_counter() - started)
