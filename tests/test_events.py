@@ -22,7 +22,7 @@ from voxpop.store import sites as site_store
 from voxpop.store.db import Database
 from voxpop.store.schema import events as events_table
 
-from .conftest import ADMIN
+from .conftest import ADMIN, _truncate
 from .procs import Server, fresh_postgres
 from .sse import END, Listener
 
@@ -345,6 +345,17 @@ def _hub_ctx(database: Database) -> Any:
     return open_context(build_settings(database.url), database)
 
 
+async def _until_last(hub: Any, seq: int) -> None:
+    """Wait (at most 5 s) until the hub has seen event ``seq``."""
+    import asyncio
+
+    for _ in range(250):
+        if hub.last >= seq:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the hub stayed at {hub.last}, short of {seq}")
+
+
 def _write(database: Database, article: int, kind: str, data: str, comment: int | None) -> None:
     with database.write() as conn:
         event_store.add(conn, article, kind, data, datetime.now(UTC), comment_id=comment)
@@ -475,10 +486,7 @@ def test_a_reconnect_is_not_sent_what_it_already_has(database: Database) -> None
         assert hub.last == newest - 3
         stream = hub.open(ctx.site("default").id, "/lagging", after=newest)
         hub.written()
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if hub.last == newest:
-                break
+        await _until_last(hub, newest)
         assert hub.last == newest
         missed = await hub.replay(article, newest)
         assert missed == []
@@ -505,13 +513,6 @@ def test_with_no_reader_open_the_hub_keeps_count_and_a_new_reader_gets_only_what
     ctx = _hub_ctx(database)
     article = _article(database, "/unread")
 
-    async def wait_for(hub: live.Hub, seq: int) -> None:
-        for _ in range(250):
-            if hub.last >= seq:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"the hub stayed at {hub.last}, short of {seq}")
-
     async def run() -> None:
         hub = live.Hub(ctx)
         read_rows = hub._read
@@ -528,14 +529,14 @@ def test_with_no_reader_open_the_hub_keeps_count_and_a_new_reader_gets_only_what
         with database.read() as conn:
             newest = event_store.last(conn)
         hub.written()
-        await wait_for(hub, newest)
+        await _until_last(hub, newest)
         assert hub.last == newest
         if database.is_sqlite:
             assert reads == []  # no rows read for nobody: one lookup of the highest number
         stream = hub.open(ctx.site("default").id, "/unread")
         _write(database, article, "vote", '{"n":"after"}', None)
         hub.written()
-        await wait_for(hub, newest + 1)
+        await _until_last(hub, newest + 1)
         got = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
         assert [e.data for e in got] == ['{"n":"after"}']  # none of the three before it
         hub.close(stream)
@@ -551,7 +552,7 @@ def test_a_timed_sweep_numbers_rows_a_crashed_process_left_and_is_idle_otherwise
 
     from voxpop.services import events as live
 
-    _truncate_events(postgres_db)
+    _truncate(postgres_db)
     ctx = _hub_ctx(postgres_db)
     article = _article(postgres_db, "/swept")
 
@@ -578,8 +579,3 @@ def test_a_timed_sweep_numbers_rows_a_crashed_process_left_and_is_idle_otherwise
             assert not event_store.unsequenced(conn)
 
     asyncio.run(run())
-
-
-def _truncate_events(db: Database) -> None:
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE events, articles, sites RESTART IDENTITY CASCADE")
